@@ -1,0 +1,39 @@
+# The two front-door commands: `make book` and `make test`. Both set up .venv from requirements.txt first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: book test lint pages chromium clean benchmark
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# The exercise pages are the student versions that nbgrader generates from the one source of each assignment.
+pages: $(STAMP)
+	$(BIN)/python -m autograder pages book/exercises
+
+book: pages
+	$(BIN)/jupyter-book build . $(JB_FLAGS) || { echo "Execution reports: _build/html/reports" >&2; exit 1; }
+
+# Debian's chromium drives the browser test (Playwright's own browser download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: book chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check lossutils autograder tests book/_ext
+
+benchmark: $(STAMP)
+	$(BIN)/python -m autograder.benchmark
+
+clean:
+	rm -rf _build book/exercises/*.ipynb

@@ -1,0 +1,83 @@
+"""``python -m autograder``: release the exercises, grade the submissions, export the grades.
+
+Examples::
+
+    python -m autograder release --course-dir course            # every assignment, into course/release/
+    python -m autograder grade loss_family --course-dir course  # every course/submitted/<student>/loss_family/
+    python -m autograder export --course-dir course             # course/grades.csv
+    python -m autograder pages book/exercises                   # the student notebooks the book shows
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.course import CELL_TIMEOUT, CourseError, assignment_names
+from autograder.export import export_grades
+from autograder.grading import grade_assignment
+from autograder.release import release, student_pages
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def course_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--course-dir", type=Path, default=Path("course"),
+                       help="the nbgrader course directory (default: course/)")
+
+    p = commands.add_parser("release", help="generate the student versions into COURSE/release/")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help=f"assignments to release (default: all of {', '.join(assignment_names())})")
+    course_dir(p)
+    p = commands.add_parser("grade", help="grade every submission of an assignment into the gradebook")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append", dest="students", metavar="ID",
+                   help="grade only this student (repeatable)")
+    p.add_argument("--timeout", type=_positive_int, default=CELL_TIMEOUT, metavar="SECONDS",
+                   help=f"interrupt a cell after this many seconds; it scores 0 (default: {CELL_TIMEOUT})")
+    course_dir(p)
+    p = commands.add_parser("export", help="write the grades as CSV, per student and per graded function")
+    p.add_argument("--output", type=Path, help="the CSV file (default: COURSE/grades.csv)")
+    course_dir(p)
+    p = commands.add_parser("pages", help="write the student notebooks into the book")
+    p.add_argument("out_dir", type=Path, metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 some submission failed, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "release":
+            for notebook in release(args.assignments, args.course_dir):
+                print(f"released {notebook}")
+        elif args.command == "pages":
+            for page in student_pages(args.out_dir):
+                print(f"wrote {page}")
+        elif args.command == "export":
+            print(f"wrote {export_grades(args.course_dir, args.output)}")
+        elif args.command == "grade":
+            outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout)
+            width = max(len(o.student) for o in outcomes)
+            for o in outcomes:
+                print(f"{o.student:<{width}}  {o.score:g}/{o.max_score:g}  {o.seconds:6.1f} s  {o.status}"
+                      + (f": {o.detail}" if o.detail else ""))
+            failed = [o for o in outcomes if not o.ok]
+            print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
+            return 1 if failed else 0
+    except CourseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
