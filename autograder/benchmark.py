@@ -9,7 +9,6 @@ is the price of isolating each student so that one broken notebook cannot stop t
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -18,24 +17,7 @@ import nbformat
 
 from autograder.course import nbgrader
 from autograder.grading import grade_assignment
-from autograder.release import release
-
-MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-
-
-def _solution_submission(course_dir: Path, notebook: Path) -> nbformat.NotebookNode:
-    source = nbformat.read(course_dir / "source" / notebook.parent.name / notebook.name, as_version=4)
-    bodies = {
-        c.metadata["nbgrader"]["grade_id"]: "\n".join(line for line in c.source.splitlines() if not MARKER.match(line))
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    submission = nbformat.read(notebook, as_version=4)
-    for cell in submission.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in bodies:
-            cell.source = bodies[grade_id]
-    return submission
+from autograder.release import release, with_solutions
 
 
 def main() -> None:
@@ -48,7 +30,7 @@ def main() -> None:
         start = time.perf_counter()
         (notebook,) = release([args.assignment], course_dir)
         released = time.perf_counter() - start
-        submission = _solution_submission(course_dir, notebook)
+        submission = with_solutions(notebook)
         for i in range(args.students):
             folder = course_dir / "submitted" / f"student{i:03d}" / args.assignment
             folder.mkdir(parents=True)

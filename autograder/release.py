@@ -6,13 +6,27 @@ the page that shows the exercise as the student sees it and offers the notebook 
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from autograder.course import CourseError, assignment_names, ensure_course_dir, nbgrader, write_source
+import jupytext
+import nbformat
 
-__all__ = ["release", "student_pages"]
+from autograder.course import (
+    CourseError,
+    assignment_names,
+    assignment_sources,
+    ensure_course_dir,
+    nbgrader,
+    write_source,
+)
+
+__all__ = ["release", "solution_bodies", "student_pages", "with_solutions"]
+
+_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
 def release(names: list[str], course_dir: Path) -> list[Path]:
@@ -54,3 +68,28 @@ def student_pages(out_dir: Path) -> list[Path]:
             shutil.copyfile(notebook, page)
             pages.append(page)
     return pages
+
+
+def solution_bodies(name: str) -> dict[str, str]:
+    """The instructor's solution cell of each graded function of assignment ``name`` (grade id -> source), with
+    the solution markers taken out: what a student who got everything right would have written."""
+    bodies = {}
+    for source in assignment_sources(name):
+        for cell in jupytext.read(source).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                lines = cell.source.splitlines()
+                bodies[meta["grade_id"]] = "\n".join(line for line in lines if not _SOLUTION_MARKER.match(line))
+    return bodies
+
+
+def with_solutions(released: Path, replace: Mapping[str, str] | None = None) -> nbformat.NotebookNode:
+    """The released notebook with every solution cell filled in by the instructor's solution, except the
+    grade ids in ``replace``, which get the source given there (a submission with a chosen mistake)."""
+    bodies = {**solution_bodies(released.parent.name), **(replace or {})}
+    notebook = nbformat.read(released, as_version=4)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in bodies:
+            cell.source = bodies[meta["grade_id"]]
+    return notebook

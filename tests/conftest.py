@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +10,12 @@ import jupytext
 import nbformat
 import pytest
 
+from autograder.release import solution_bodies, with_solutions
+
+__all__ = ["solution_bodies", "with_solutions"]
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "autograder" / "assignments"
-MARKERS = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
 def source_notebook(assignment: str) -> nbformat.NotebookNode:
@@ -37,16 +39,6 @@ def marked_lines(kind: str) -> list[str]:
     return lines
 
 
-def solution_bodies(assignment: str) -> dict[str, str]:
-    """The instructor's solution cell of each graded function, with the nbgrader markers taken out."""
-    bodies = {}
-    for cell in source_notebook(assignment).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            bodies[meta["grade_id"]] = "\n".join(line for line in cell.source.splitlines() if not MARKERS.match(line))
-    return bodies
-
-
 def points_per_function(assignment: str) -> dict[str, float]:
     """Points of each graded function, read from the grade cells of the source (``test_NAME_...``)."""
     functions = sorted(solution_bodies(assignment), key=len, reverse=True)
@@ -57,19 +49,6 @@ def points_per_function(assignment: str) -> dict[str, float]:
             name = next(f for f in functions if meta["grade_id"].startswith(f"test_{f}_"))
             points[name] = points.get(name, 0.0) + float(meta["points"])
     return points
-
-
-def submission(released: Path, replace: dict[str, str] | None = None) -> nbformat.NotebookNode:
-    """The released notebook with every solution cell filled in by the instructor's solution, except the
-    functions in ``replace`` (grade id -> cell source), which get that source instead."""
-    assignment = released.parent.name
-    bodies = {**solution_bodies(assignment), **(replace or {})}
-    notebook = nbformat.read(released, as_version=4)
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in bodies and cell.metadata["nbgrader"].get("solution"):
-            cell.source = bodies[grade_id]
-    return notebook
 
 
 def submit(course_dir: Path, student: str, notebook_path: Path, notebook: nbformat.NotebookNode | str) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import autograder, points_per_function, submission, submit
+from conftest import autograder, points_per_function, submit, with_solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading-mistakes")]
 
@@ -56,7 +56,7 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     assert autograder("release", ASSIGNMENT, "--course-dir", str(course_dir)).returncode == 0
     (released,) = (course_dir / "release" / ASSIGNMENT).glob("*.ipynb")
     for student, (function, source) in MISTAKES.items():
-        submit(course_dir, student, released, submission(released, {function: source}))
+        submit(course_dir, student, released, with_solutions(released, {function: source}))
     grade = autograder("grade", ASSIGNMENT, "--course-dir", str(course_dir))
     assert grade.returncode == 0, grade.stdout + grade.stderr
     export = autograder("export", "--course-dir", str(course_dir), "--output", str(course_dir / "out.csv"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import autograder, marked_lines, points_per_function, submission, submit
+from conftest import autograder, marked_lines, points_per_function, submit, with_solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading-pipeline")]
 
@@ -41,14 +41,14 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = autograder("release", ASSIGNMENT, "--course-dir", str(course_dir))
     assert result.returncode == 0, result.stderr
     (released,) = (course_dir / "release" / ASSIGNMENT).glob("*.ipynb")
-    submit(course_dir, "a-solution", released, submission(released))
+    submit(course_dir, "a-solution", released, with_solutions(released))
     submit(course_dir, "b-stub", released, nbformat.read(released, as_version=4))
-    submit(course_dir, "c-builtin", released, submission(released, {"mse_loss": BUILTIN}))
-    submit(course_dir, "d-dead-kernel", released, submission(released, {"l1_loss": DEAD}))
+    submit(course_dir, "c-builtin", released, with_solutions(released, {"mse_loss": BUILTIN}))
+    submit(course_dir, "d-dead-kernel", released, with_solutions(released, {"l1_loss": DEAD}))
     submit(course_dir, "e-not-json", released, '{"cells": [ this is not json')
-    submit(course_dir, "f-loop", released, submission(released, {"mse_loss": LOOP}))
+    submit(course_dir, "f-loop", released, with_solutions(released, {"mse_loss": LOOP}))
     (course_dir / "submitted" / "g-missing" / ASSIGNMENT).mkdir(parents=True)
-    submit(course_dir, "h-solution-again", released, submission(released))
+    submit(course_dir, "h-solution-again", released, with_solutions(released))
     return course_dir
 
 
