@@ -16,6 +16,7 @@ __all__ = [
     "broadcast_cases",
     "empty_cases",
     "extreme_cases",
+    "extreme_label_cases",
     "label_cases",
     "regression_cases",
 ]
@@ -181,3 +182,15 @@ def label_cases(*, seed: int = 2, num_classes: int = 4) -> list[Case]:
     cases.append(Case(torch.tensor([True, False]), torch.tensor([True, True]), "bool labels"))
     cases.append(Case(torch.tensor([1, 2, 3], dtype=torch.int32), torch.tensor([1, 0, 3]), "int32 labels"))
     return _sorted(cases)
+
+
+def extreme_label_cases() -> list[Case]:
+    """No labels at all, and label values near the limits of int64.
+
+    Returns:
+        The cases, smallest first.
+    """
+    return [
+        Case(torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), "no labels"),
+        Case(torch.tensor([2**62, -(2**62)]), torch.tensor([2**62, 2**62]), "huge label values"),
+    ]

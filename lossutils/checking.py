@@ -174,16 +174,14 @@ def _check_sane(
 
 def _check_close(
     name: str, case: _cases.Case, kwargs: Mapping[str, Any], got: torch.Tensor, expected: torch.Tensor,
-    what: str = "value",
+    *, what: str, hint: str | None,
 ) -> None:
+    """Fail unless ``got`` is within the dtype's tolerance of ``expected`` (NaN equal to NaN, inf to inf)."""
     rtol, atol = TOLERANCES.get(expected.dtype, TOLERANCES[torch.float32])
-    g, e = got.detach().to(torch.float64), expected.detach().to(torch.float64)
-    if torch.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
+    if torch.allclose(got.detach().double(), expected.detach().double(), rtol=rtol, atol=atol, equal_nan=True):
         return
-    params = {key: value for key, value in kwargs.items() if key != "reduction"}
-    hint = diagnose_value(g, e, case.numel, kwargs.get("reduction", "mean"), params) if what == "value" else None
     with _print_options():
-        problem = f"gives the wrong {what}:\n    expected {expected.detach()!r} (torch)\n    got      {got.detach()!r}"
+        problem = f"{what}:\n    expected {expected.detach()!r} (torch)\n    got      {got.detach()!r}"
     _fail(name, case, kwargs, problem, hint)
 
 
@@ -196,7 +194,9 @@ def _compare_values(
             expected, _ = _call_oracle(oracle, case, kwargs)
             got, _ = _call_student(fn, spec, case, kwargs)
             _check_sane(spec.name, case, kwargs, got, expected, dtype=dtype)
-            _check_close(spec.name, case, kwargs, got, expected)
+            params = {key: value for key, value in kwargs.items() if key != "reduction"}
+            hint = diagnose_value(got, expected, case.numel, kwargs.get("reduction", "mean"), params)
+            _check_close(spec.name, case, kwargs, got, expected, what="gives the wrong value", hint=hint)
 
 
 def _compare_gradients(
@@ -216,14 +216,9 @@ def _compare_gradients(
             if got_grad is None:
                 _fail(spec.name, case, kwargs, "returns a result with no gradient with respect to input",
                       diagnose_gradient(None, expected_grad))
-            rtol, atol = TOLERANCES[expected_grad.dtype]
-            if not torch.allclose(got_grad.double(), expected_grad.double(), rtol=rtol, atol=atol, equal_nan=True):
-                with _print_options():
-                    problem = (
-                        "has the wrong gradient with respect to input:\n"
-                        f"    expected {expected_grad!r} (torch)\n    got      {got_grad!r}"
-                    )
-                _fail(spec.name, case, kwargs, problem, diagnose_gradient(got_grad, expected_grad))
+            _check_close(spec.name, case, kwargs, got_grad, expected_grad,
+                         what="has the wrong gradient with respect to input",
+                         hint=diagnose_gradient(got_grad, expected_grad))
 
 
 # ---------------------------------------------------------------------------------------------------- checks
@@ -326,9 +321,7 @@ def check_extremes(fn: Loss, *, oracle: Loss | None = None, name: str | None = N
     spec, reference = _resolve(fn, oracle, name)
     variants = list(_variants(spec, REDUCTIONS))
     if spec.inputs == "labels":
-        empty = _cases.Case(torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), "no labels")
-        big = _cases.Case(torch.tensor([2**62, -(2**62)]), torch.tensor([2**62, 2**62]), "huge label values")
-        _compare_values(fn, spec, reference, [empty, big], variants, dtype=True)
+        _compare_values(fn, spec, reference, _cases.extreme_label_cases(), variants, dtype=True)
         return
     for dtype in _cases.FLOAT_DTYPES:
         cases = _cases.empty_cases(dtype) + _cases.extreme_cases(dtype)

@@ -35,7 +35,7 @@ def diagnose_value(
         A sentence for the student, or ``None`` when no rule explains the difference.
 
     Examples:
-        >>> diagnose_value(torch.tensor(10.0), torch.tensor(2.0), numel=5, reduction="mean")[:38]
+        >>> diagnose_value(torch.tensor(10.0), torch.tensor(2.0), numel=5, reduction="mean")[:37]
         "your result is 5 times torch's, and 5"
     """
     got, expected = got.detach().double(), expected.detach().double()
