@@ -19,6 +19,9 @@ from lossutils.checking import (
     check_gradient,
     check_not_builtin,
     check_reductions,
+    check_train_step_loss,
+    check_train_step_repeated,
+    check_train_step_update,
     check_values,
 )
 from lossutils.specs import SPECS, LossSpec, get_spec
@@ -31,6 +34,9 @@ __all__ = [
     "check_gradient",
     "check_not_builtin",
     "check_reductions",
+    "check_train_step_loss",
+    "check_train_step_repeated",
+    "check_train_step_update",
     "check_values",
     "get_spec",
 ]

@@ -2,17 +2,21 @@
 
 A :class:`torch.overrides.TorchFunctionMode` sees every call into torch's Python API while it is active — through
 ``torch.nn.functional``, a module such as ``torch.nn.MSELoss``, or the raw binding ``torch._C._nn`` — so an
-implementation that hides the call behind an alias is found as well.
+implementation that hides the call behind an alias is found as well. Python-level methods that the mode cannot see
+(``torch.distributions.Categorical.entropy``) are forbidden by their dotted name: they are replaced for the duration
+of the call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import importlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["BuiltinCalled", "TorchCallRecorder", "call_recording_torch"]
+__all__ = ["BuiltinCalled", "TorchCallRecorder", "call_recording_torch", "forbidding_attributes"]
 
 
 class BuiltinCalled(RuntimeError):
@@ -43,6 +47,54 @@ class TorchCallRecorder(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+def _owner(path: str) -> Any:
+    """Import the longest module prefix of ``path`` and walk the remaining attributes."""
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for part in parts[split:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(f"cannot import {path!r}")
+
+
+@contextlib.contextmanager
+def forbidding_attributes(names: Iterable[str]) -> Iterator[None]:
+    """Replace each dotted ``module.Class.attribute`` in ``names`` by a function that raises :class:`BuiltinCalled`,
+    and put the originals back afterwards. Names without a dot are left to :class:`TorchCallRecorder`.
+
+    Examples:
+        >>> import torch
+        >>> with forbidding_attributes(["torch.distributions.Categorical.entropy"]):
+        ...     torch.distributions.Categorical(probs=torch.ones(2) / 2).entropy()
+        Traceback (most recent call last):
+        ...
+        lossutils.builtins.BuiltinCalled: torch.distributions.Categorical.entropy
+    """
+    saved: list[tuple[Any, str, Any]] = []
+
+    def blocker(name: str) -> Callable[..., Any]:
+        def blocked(*args: Any, **kwargs: Any) -> Any:
+            raise BuiltinCalled(name)
+
+        return blocked
+
+    try:
+        for name in names:
+            if "." in name:
+                path, attribute = name.rsplit(".", 1)
+                owner = _owner(path)
+                saved.append((owner, attribute, owner.__dict__[attribute]))
+                setattr(owner, attribute, blocker(name))
+        yield
+    finally:
+        for owner, attribute, original in reversed(saved):
+            setattr(owner, attribute, original)
+
+
 def call_recording_torch(
     fn: Callable[..., Any], *args: Any, forbidden: Iterable[str] = (), **kwargs: Any
 ) -> tuple[Any, list[str]]:
@@ -51,7 +103,8 @@ def call_recording_torch(
     Args:
         fn: The function under test.
         *args: Its positional arguments.
-        forbidden: Torch function names that make the call raise :class:`BuiltinCalled`.
+        forbidden: Torch function names (and dotted attribute names) that make the call raise
+            :class:`BuiltinCalled`.
         **kwargs: Its keyword arguments.
 
     Returns:
@@ -66,7 +119,8 @@ def call_recording_torch(
         >>> called
         ['mul', 'sum']
     """
+    forbidden = frozenset(forbidden)
     recorder = TorchCallRecorder(forbidden)
-    with recorder:
+    with forbidding_attributes(forbidden), recorder:
         result = fn(*args, **kwargs)
     return result, recorder.called

@@ -23,8 +23,10 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,7 +34,7 @@ import torch
 from lossutils import cases as _cases
 from lossutils.builtins import BuiltinCalled, call_recording_torch
 from lossutils.hints import diagnose_gradient, diagnose_value
-from lossutils.specs import REDUCTIONS, LossSpec, get_spec
+from lossutils.specs import LossSpec, get_spec
 
 __all__ = [
     "TOLERANCES",
@@ -42,6 +44,9 @@ __all__ = [
     "check_gradient",
     "check_not_builtin",
     "check_reductions",
+    "check_train_step_loss",
+    "check_train_step_repeated",
+    "check_train_step_update",
     "check_values",
 ]
 
@@ -61,14 +66,15 @@ class CheckFailure(AssertionError):
 # --------------------------------------------------------------------------------------------------- helpers
 
 
-def _format_call(name: str, kwargs: Mapping[str, Any]) -> str:
+def _format_call(spec: LossSpec, kwargs: Mapping[str, Any]) -> str:
     extra = "".join(f", {key}={value!r}" for key, value in kwargs.items())
-    return f"{name}(input, target{extra})"
+    return f"{spec.name}({', '.join(spec.args)}{extra})"
 
 
-def _format_case(case: _cases.Case) -> str:
+def _format_case(spec: LossSpec, case: _cases.Case) -> str:
+    width = max(len(name) for name in spec.args)
     with _print_options():
-        return f"    input  = {case.input!r}\n    target = {case.target!r}"
+        return "\n".join(f"    {name:<{width}} = {arg!r}" for name, arg in zip(spec.args, case.args, strict=False))
 
 
 @contextlib.contextmanager
@@ -81,24 +87,39 @@ def _print_options() -> Iterator[None]:
         torch._tensor_str.PRINT_OPTS.__dict__.update(saved)
 
 
-def _fail(name: str, case: _cases.Case, kwargs: Mapping[str, Any], problem: str, hint: str | None = None) -> None:
-    message = f"{_format_call(name, kwargs)} {problem}\non the smallest failing input ({case.label}):\n"
-    message += _format_case(case)
+def _fail(spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], problem: str, hint: str | None = None) -> None:
+    message = f"{_format_call(spec, kwargs)} {problem}\non the smallest failing input ({case.label}):\n"
+    message += _format_case(spec, case)
     if hint:
         message += f"\nHint: {hint}"
     raise CheckFailure(message)
 
 
+def _invoke(fn: Loss, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """Call a function, or a loss module class the way torch's are used: ``Class(**kwargs)(*args)``."""
+    if isinstance(fn, type):
+        return fn(**kwargs)(*args)
+    return fn(*args, **kwargs)
+
+
+def _materialize(kwargs: Mapping[str, Any], case: _cases.Case) -> dict[str, Any]:
+    """Turn list-valued parameters (a class ``weight``) into tensors of the input's dtype."""
+    dtype = case.input.dtype if case.input.is_floating_point() else torch.get_default_dtype()
+    return {key: torch.tensor(value, dtype=dtype) if isinstance(value, list) else value
+            for key, value in kwargs.items()}
+
+
 def _call_student(
     fn: Loss, spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], *, requires_grad: bool = False
 ) -> tuple[Any, torch.Tensor]:
-    """Call the student's function on fresh copies of the case; return ``(result, input)``."""
-    input, target = case.tensors(input_requires_grad=requires_grad)
+    """Call the student's function on fresh copies of the case; return ``(result, first argument)``."""
+    args = case.tensors(input_requires_grad=requires_grad)
     called: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result, called = call_recording_torch(fn, input, target, forbidden=spec.forbidden, **kwargs)
+            result, called = call_recording_torch(_invoke, fn, args, _materialize(kwargs, case),
+                                                  forbidden=spec.forbidden)
     except BuiltinCalled as err:
         called = [err.name]
     except NotImplementedError:
@@ -106,22 +127,22 @@ def _call_student(
     except CheckFailure:
         raise
     except Exception as err:  # noqa: BLE001 - any error of the student's code is reported, not raised
-        _fail(spec.name, case, kwargs, f"raised {type(err).__name__}: {err}")
+        _fail(spec, case, kwargs, f"raised {type(err).__name__}: {err}")
     used = sorted(set(called) & spec.forbidden)
     if used:
         raise CheckFailure(
             f"{spec.name} calls torch's built-in {used[0]}. The exercise is to implement it with elementary tensor "
-            "operations (subtraction, abs, pow, where, mean, sum, ...); a function that calls the built-in earns "
-            "no credit."
+            "operations (arithmetic, exp, log, abs, where, max, mean, sum, ...); a function that calls the "
+            "built-in earns no credit."
         )
-    return result, input
+    return result, args[0]
 
 
 def _call_oracle(oracle: Loss, case: _cases.Case, kwargs: Mapping[str, Any], *, requires_grad: bool = False):
-    input, target = case.tensors(input_requires_grad=requires_grad)
+    args = case.tensors(input_requires_grad=requires_grad)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return oracle(input, target, **kwargs), input
+        return _invoke(oracle, args, _materialize(kwargs, case)), args[0]
 
 
 def _resolve(fn: Loss, oracle: Loss | None, name: str | None) -> tuple[LossSpec, Loss]:
@@ -132,92 +153,108 @@ def _resolve(fn: Loss, oracle: Loss | None, name: str | None) -> tuple[LossSpec,
     return spec, reference
 
 
-def _input_cases(spec: LossSpec, dtype: torch.dtype) -> list[_cases.Case]:
-    return _cases.label_cases() if spec.inputs == "labels" else _cases.regression_cases(dtype)
-
-
 def _dtypes(spec: LossSpec) -> Sequence[torch.dtype]:
     # Label inputs are integers: one pass covers them.
     return (torch.float32,) if spec.inputs == "labels" else _cases.FLOAT_DTYPES
 
 
-def _variants(spec: LossSpec, reductions: Sequence[str | None]) -> Iterator[dict[str, Any]]:
-    """Keyword arguments to try: every reduction (``None`` = rely on the default) with every parameter variant."""
+def _reductions(spec: LossSpec, reductions: Sequence[str | None]) -> Sequence[str | None]:
+    """The ``reduction`` values to try (``None`` = rely on the default); just the default when there is none."""
+    return reductions if spec.reductions else [None]
+
+
+def _runs(
+    spec: LossSpec, purpose: str, dtype: torch.dtype, reductions: Sequence[str | None]
+) -> Iterator[tuple[_cases.Case, dict[str, Any]]]:
+    """Every ``(case, kwargs)`` to try: each parameter variant, on its cases, with each reduction."""
     for params in spec.params:
-        for reduction in reductions:
-            kwargs = dict(params)
-            if reduction is not None:
-                kwargs["reduction"] = reduction
-            yield kwargs
+        options = {**spec.options, **{key: params[key] for key in spec.passes if key in params}}
+        for case in _cases.cases_for(spec.inputs, purpose, dtype, **options):
+            for reduction in _reductions(spec, reductions):
+                kwargs = dict(params)
+                if reduction is not None:
+                    kwargs["reduction"] = reduction
+                yield case, kwargs
 
 
 def _check_sane(
-    name: str, case: _cases.Case, kwargs: Mapping[str, Any], got: Any, expected: torch.Tensor, *, dtype: bool
+    spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], got: Any, expected: torch.Tensor, *, dtype: bool
 ) -> None:
     if not isinstance(got, torch.Tensor):
-        _fail(name, case, kwargs, f"returned {type(got).__name__} {got!r}, expected a torch.Tensor",
+        _fail(spec, case, kwargs, f"returned {type(got).__name__} {got!r}, expected a torch.Tensor",
               "build the result from tensor operations and return the tensor (not .item(), not a float)")
     if got.shape != expected.shape:
         reduction = kwargs.get("reduction", "mean")
-        hint = (
-            "reduction='none' keeps one loss per element (the broadcast shape of input and target)"
-            if reduction == "none"
-            else f"reduction={reduction!r} returns a single number: a 0-dimensional tensor"
-        )
-        _fail(name, case, kwargs, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}", hint)
+        if not spec.reductions:
+            hint = f"torch's result has shape {tuple(expected.shape)} here: check which dimension you reduce over"
+        elif reduction == "none":
+            hint = "reduction='none' keeps one loss per element (the broadcast shape of input and target)"
+        else:
+            hint = f"reduction={reduction!r} returns a single number: a 0-dimensional tensor"
+        _fail(spec, case, kwargs, f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}", hint)
     if dtype and got.dtype != expected.dtype:
-        _fail(name, case, kwargs, f"returned dtype {got.dtype}, expected {expected.dtype}",
+        _fail(spec, case, kwargs, f"returned dtype {got.dtype}, expected {expected.dtype}",
               "compute in the input's floating dtype; don't create tensors with a hard-coded dtype"
               if expected.is_floating_point() and case.input.is_floating_point()
               else f"return a tensor of torch's default float dtype ({torch.get_default_dtype()})")
 
 
 def _check_close(
-    name: str, case: _cases.Case, kwargs: Mapping[str, Any], got: torch.Tensor, expected: torch.Tensor,
+    spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], got: torch.Tensor, expected: torch.Tensor,
     *, what: str, hint: str | None,
 ) -> None:
     """Fail unless ``got`` is within the dtype's tolerance of ``expected`` (NaN equal to NaN, inf to inf)."""
-    rtol, atol = TOLERANCES.get(expected.dtype, TOLERANCES[torch.float32])
+    tolerances = spec.tolerances or TOLERANCES
+    rtol, atol = tolerances.get(expected.dtype, tolerances[torch.float32])
     if torch.allclose(got.detach().double(), expected.detach().double(), rtol=rtol, atol=atol, equal_nan=True):
         return
     with _print_options():
         problem = f"{what}:\n    expected {expected.detach()!r} (torch)\n    got      {got.detach()!r}"
-    _fail(name, case, kwargs, problem, hint)
+    _fail(spec, case, kwargs, problem, hint)
 
 
 def _compare_values(
-    fn: Loss, spec: LossSpec, oracle: Loss, cases: Sequence[_cases.Case], variants: Sequence[Mapping[str, Any]],
-    *, dtype: bool,
+    fn: Loss, spec: LossSpec, oracle: Loss, purpose: str, reductions: Sequence[str | None], *, dtype: bool,
+    dtypes: Sequence[torch.dtype] | None = None,
 ) -> None:
-    for case in cases:
-        for kwargs in variants:
+    for case_dtype in dtypes or _dtypes(spec):
+        for case, kwargs in _runs(spec, purpose, case_dtype, reductions):
             expected, _ = _call_oracle(oracle, case, kwargs)
             got, _ = _call_student(fn, spec, case, kwargs)
-            _check_sane(spec.name, case, kwargs, got, expected, dtype=dtype)
+            _check_sane(spec, case, kwargs, got, expected, dtype=dtype)
             params = {key: value for key, value in kwargs.items() if key != "reduction"}
             hint = diagnose_value(got, expected, case.numel, kwargs.get("reduction", "mean"), params)
-            _check_close(spec.name, case, kwargs, got, expected, what="gives the wrong value", hint=hint)
+            _check_close(spec, case, kwargs, got, expected, what="gives the wrong value", hint=hint)
+
+
+def _tangent(grad: torch.Tensor, kwargs: Mapping[str, Any]) -> torch.Tensor:
+    """The component of a gradient along the probability simplex: its mean along ``dim`` removed."""
+    return grad - grad.mean(kwargs.get("dim", -1), keepdim=True)
 
 
 def _compare_gradients(
-    fn: Loss, spec: LossSpec, oracle: Loss, cases: Sequence[_cases.Case], variants: Sequence[Mapping[str, Any]]
+    fn: Loss, spec: LossSpec, oracle: Loss, purpose: str, reductions: Sequence[str | None]
 ) -> None:
     gen = torch.Generator().manual_seed(3)
-    for case in cases:
-        for kwargs in variants:
+    for dtype in _cases.FLOAT_DTYPES:
+        for case, kwargs in _runs(spec, purpose, dtype, reductions):
+            if not case.gradient:
+                continue
             expected, input_ref = _call_oracle(oracle, case, kwargs, requires_grad=True)
             grad_output = torch.randn(expected.shape, generator=gen, dtype=torch.float64).to(expected.dtype)
             (expected_grad,) = torch.autograd.grad(expected, input_ref, grad_output)
             got, input = _call_student(fn, spec, case, kwargs, requires_grad=True)
-            _check_sane(spec.name, case, kwargs, got, expected, dtype=False)
+            _check_sane(spec, case, kwargs, got, expected, dtype=False)
             got_grad = None
             if got.requires_grad:
                 (got_grad,) = torch.autograd.grad(got, input, grad_output.to(got.dtype), allow_unused=True)
             if got_grad is None:
-                _fail(spec.name, case, kwargs, "returns a result with no gradient with respect to input",
-                      diagnose_gradient(None, expected_grad))
-            _check_close(spec.name, case, kwargs, got_grad, expected_grad,
-                         what="has the wrong gradient with respect to input",
+                _fail(spec, case, kwargs, "returns a result with no gradient with respect to "
+                      f"{spec.args[0]}", diagnose_gradient(None, expected_grad))
+            if spec.tangent_gradient:
+                got_grad, expected_grad = _tangent(got_grad, kwargs), _tangent(expected_grad, kwargs)
+            _check_close(spec, case, kwargs, got_grad, expected_grad,
+                         what=f"has the wrong gradient with respect to {spec.args[0]}",
                          hint=diagnose_gradient(got_grad, expected_grad))
 
 
@@ -225,12 +262,13 @@ def _compare_gradients(
 
 
 def check_values(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
-    """Check the values of ``fn`` with its default ``reduction`` ('mean') against torch, in float32 and float64.
+    """Check the values of ``fn`` with its default ``reduction`` against torch, in float32 and float64.
 
-    Every parameter variant of the spec is tried (``beta``, ``delta``, ...), each also left at its default.
+    Every parameter variant of the spec is tried (``beta``, ``delta``, ``dim``, ...), each also left at its default.
 
     Args:
-        fn: The student's function; its ``__name__`` selects the spec unless ``name`` is given.
+        fn: The student's function (or loss module class); its ``__name__`` selects the spec unless ``name`` is
+            given.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
 
@@ -238,12 +276,12 @@ def check_values(fn: Loss, *, oracle: Loss | None = None, name: str | None = Non
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
     """
     spec, reference = _resolve(fn, oracle, name)
-    for dtype in _dtypes(spec):
-        _compare_values(fn, spec, reference, _input_cases(spec, dtype), list(_variants(spec, [None])), dtype=False)
+    _compare_values(fn, spec, reference, "values", [None], dtype=False)
 
 
 def check_reductions(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
-    """Check ``reduction='mean'``, ``'sum'`` and ``'none'`` against torch, in float32 and float64.
+    """Check every ``reduction`` the function takes (``'mean'``, ``'sum'``, ``'none'``, ...) against torch, in
+    float32 and float64.
 
     Args:
         fn: The student's function.
@@ -252,17 +290,18 @@ def check_reductions(fn: Loss, *, oracle: Loss | None = None, name: str | None =
 
     Raises:
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
+        TypeError: the function has no ``reduction`` argument.
     """
     spec, reference = _resolve(fn, oracle, name)
-    for dtype in _dtypes(spec):
-        _compare_values(fn, spec, reference, _input_cases(spec, dtype), list(_variants(spec, REDUCTIONS)),
-                        dtype=False)
+    if not spec.reductions:
+        raise TypeError(f"{spec.name} has no reduction argument")
+    _compare_values(fn, spec, reference, "values", spec.reductions, dtype=False)
 
 
 def check_dtype_and_shape(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
     """Check the result's dtype and shape for every reduction, including inputs that broadcast.
 
-    Float losses must keep the input's dtype (float32 stays float32, float64 stays float64). A loss on labels
+    Float results must keep the input's dtype (float32 stays float32, float64 stays float64). A loss on labels
     must return torch's default float dtype, which is checked under both float32 and float64 as the default.
 
     Args:
@@ -274,19 +313,17 @@ def check_dtype_and_shape(fn: Loss, *, oracle: Loss | None = None, name: str | N
         CheckFailure: on the smallest input whose result has the wrong dtype or shape (or value).
     """
     spec, reference = _resolve(fn, oracle, name)
-    variants = list(_variants(spec, REDUCTIONS))
     if spec.inputs == "labels":
         for default in (torch.float32, torch.float64):
             with _default_dtype(default):
-                _compare_values(fn, spec, reference, _cases.label_cases(), variants, dtype=True)
+                _compare_values(fn, spec, reference, "shapes", spec.reductions, dtype=True)
         return
-    for dtype in _cases.FLOAT_DTYPES:
-        cases = _cases.regression_cases(dtype)[:4] + _cases.broadcast_cases(dtype)
-        _compare_values(fn, spec, reference, cases, variants, dtype=True)
+    _compare_values(fn, spec, reference, "shapes", spec.reductions, dtype=True)
 
 
 def check_gradient(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
-    """Check the gradient with respect to ``input`` through autograd, for every reduction and parameter variant.
+    """Check the gradient with respect to the first argument through autograd, for every reduction and parameter
+    variant.
 
     The result is back-propagated with a random ``grad_output`` (the same for ``fn`` and torch), so a gradient that
     is right only for a scalar 1 is caught too.
@@ -298,17 +335,18 @@ def check_gradient(fn: Loss, *, oracle: Loss | None = None, name: str | None = N
 
     Raises:
         CheckFailure: on the smallest input where the gradient is missing or disagrees with torch's.
+        TypeError: the function is not differentiable.
     """
     spec, reference = _resolve(fn, oracle, name)
     if not spec.differentiable:
         raise TypeError(f"{spec.name} is not differentiable with respect to its input")
-    for dtype in _cases.FLOAT_DTYPES:
-        _compare_gradients(fn, spec, reference, _cases.regression_cases(dtype), list(_variants(spec, REDUCTIONS)))
+    _compare_gradients(fn, spec, reference, "values", spec.reductions)
 
 
 def check_extremes(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
     """Check values (and gradients) on empty, equal, tiny, huge and boundary inputs, where torch's results hold NaN
-    (the mean of nothing) or inf (an overflowing square) and the student's must match.
+    (the mean of nothing) or inf (an overflowing square), or stay finite where a naive formula overflows, and the
+    student's must match.
 
     Args:
         fn: The student's function.
@@ -319,19 +357,13 @@ def check_extremes(fn: Loss, *, oracle: Loss | None = None, name: str | None = N
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
     """
     spec, reference = _resolve(fn, oracle, name)
-    variants = list(_variants(spec, REDUCTIONS))
-    if spec.inputs == "labels":
-        _compare_values(fn, spec, reference, _cases.extreme_label_cases(), variants, dtype=True)
-        return
-    for dtype in _cases.FLOAT_DTYPES:
-        cases = _cases.empty_cases(dtype) + _cases.extreme_cases(dtype)
-        _compare_values(fn, spec, reference, cases, variants, dtype=True)
-        if spec.differentiable:
-            _compare_gradients(fn, spec, reference, _cases.extreme_cases(dtype), variants)
+    _compare_values(fn, spec, reference, "extremes", spec.reductions, dtype=True)
+    if spec.differentiable:
+        _compare_gradients(fn, spec, reference, "extremes", spec.reductions)
 
 
 def check_not_builtin(fn: Loss, *, name: str | None = None) -> None:
-    """Check that ``fn`` does not call the torch built-in it is meant to implement (or a sibling loss).
+    """Check that ``fn`` does not call the torch built-in it is meant to implement (or a sibling).
 
     Args:
         fn: The student's function.
@@ -341,8 +373,144 @@ def check_not_builtin(fn: Loss, *, name: str | None = None) -> None:
         CheckFailure: ``fn`` called a forbidden torch function.
     """
     spec = get_spec(name or fn.__name__)
-    for case in _input_cases(spec, torch.float32)[:3]:
-        _call_student(fn, spec, case, {})
+    for case, kwargs in list(_runs(spec, "values", torch.float32, [None]))[:3]:
+        _call_student(fn, spec, case, kwargs)
+
+
+# ------------------------------------------------------------------------------------------- training steps
+# A training step is checked by its effect: the returned loss and the parameters after it, against one step of
+# plain SGD computed from torch's autograd at the parameters the step started from.
+
+
+@dataclass(frozen=True)
+class _Scenario:
+    label: str
+    model: Callable[[], torch.nn.Module]
+    loss_fn: Callable[[], torch.nn.Module]
+    batches: Callable[[torch.Generator], list[tuple[torch.Tensor, torch.Tensor]]]
+    lr: float = 0.1
+
+
+def _scenarios() -> list[_Scenario]:
+    def classification(gen: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.randn(4, 3, generator=gen), torch.randint(2, (4,), generator=gen)) for _ in range(3)]
+
+    def regression(gen: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.randn(5, 2, generator=gen), torch.randn(5, 1, generator=gen)) for _ in range(3)]
+
+    def seeded(factory: Callable[[], torch.nn.Module], seed: int) -> Callable[[], torch.nn.Module]:
+        def make() -> torch.nn.Module:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                return factory()
+
+        return make
+
+    return [
+        _Scenario("a linear classifier nn.Linear(3, 2) with nn.CrossEntropyLoss and SGD(lr=0.1)",
+                  seeded(lambda: torch.nn.Linear(3, 2), 0), torch.nn.CrossEntropyLoss, classification),
+        _Scenario("a small network Linear(2, 4) -> Tanh -> Linear(4, 1) with nn.MSELoss and SGD(lr=0.05)",
+                  seeded(lambda: torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)),
+                         1),
+                  torch.nn.MSELoss, regression, lr=0.05),
+    ]
+
+
+def _sgd_reference(
+    model: torch.nn.Module, params: dict[str, torch.Tensor], loss_fn: torch.nn.Module, input: torch.Tensor,
+    target: torch.Tensor, lr: float,
+) -> tuple[float, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The loss at ``params`` and the parameters after one SGD step from them (and the gradients)."""
+    leaves = {name: value.detach().clone().requires_grad_(True) for name, value in params.items()}
+    loss = loss_fn(torch.func.functional_call(model, leaves, (input,)), target)
+    grads = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values())), strict=True))
+    return loss.item(), {name: leaves[name].detach() - lr * grads[name] for name in leaves}, grads
+
+
+def _train_step_failure(label: str, step: int, problem: str, hint: str | None = None) -> CheckFailure:
+    message = f"train_step {problem}\nat step {step} of {label}"
+    return CheckFailure(message + (f"\nHint: {hint}" if hint else ""))
+
+
+def _run_train_steps(fn: Callable[..., Any], *, steps: int, stale_gradients: bool, check_loss: bool) -> None:
+    for scenario in _scenarios():
+        model, loss_fn = scenario.model(), scenario.loss_fn()
+        optimizer = torch.optim.SGD(model.parameters(), lr=scenario.lr)
+        if stale_gradients:  # what an earlier backward() leaves behind
+            for param in model.parameters():
+                param.grad = torch.ones_like(param)
+        gen = torch.Generator().manual_seed(5)
+        for step, (input, target) in enumerate(scenario.batches(gen)[:steps], start=1):
+            before = {name: p.detach().clone() for name, p in model.named_parameters()}
+            expected_loss, expected, grads = _sgd_reference(model, before, loss_fn, input, target, scenario.lr)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    got = fn(model, optimizer, loss_fn, input.clone(), target.clone())
+            except NotImplementedError:
+                raise CheckFailure("train_step is not implemented yet: replace `raise NotImplementedError()`.") \
+                    from None
+            except Exception as err:  # noqa: BLE001 - any error of the student's code is reported, not raised
+                raise _train_step_failure(scenario.label, step, f"raised {type(err).__name__}: {err}") from None
+            after = {name: p.detach() for name, p in model.named_parameters()}
+            for name, value in after.items():
+                if torch.allclose(value, expected[name], rtol=1e-5, atol=1e-6):
+                    continue
+                if torch.equal(value, before[name]):
+                    hint = "the parameters did not change: call loss.backward() and then optimizer.step()"
+                elif not torch.allclose(value - before[name], -scenario.lr * grads[name], rtol=1e-4, atol=1e-6):
+                    hint = ("the update is not one step along this batch's gradient: did you call "
+                            "optimizer.zero_grad() before loss.backward()? Gradients add up across backward calls")
+                else:
+                    hint = None
+                with _print_options():
+                    problem = (f"leaves parameter {name!r} different from one SGD step on this batch:\n"
+                               f"    expected {expected[name]!r}\n    got      {value!r}")
+                raise _train_step_failure(scenario.label, step, problem, hint)
+            if not check_loss:
+                continue
+            if not isinstance(got, float):
+                raise _train_step_failure(
+                    scenario.label, step, f"returned {type(got).__name__} {got!r}, expected a Python float",
+                    "return loss.item(): a float for logging, which keeps no autograd graph alive")
+            if not math.isclose(got, expected_loss, rel_tol=1e-5, abs_tol=1e-6):
+                after_loss, _, _ = _sgd_reference(model, after, loss_fn, input, target, scenario.lr)
+                hint = ("that is the loss after the update: return the loss computed before optimizer.step()"
+                        if math.isclose(got, after_loss, rel_tol=1e-5, abs_tol=1e-6) else None)
+                raise _train_step_failure(
+                    scenario.label, step, f"returned loss {got!r}, expected {expected_loss!r} (the loss of this "
+                    "batch before the update)", hint)
+
+
+def check_train_step_update(fn: Callable[..., Any]) -> None:
+    """Check that ``fn(model, optimizer, loss_fn, input, target)`` makes one optimizer step on the batch's loss.
+
+    The parameters after the call must equal one SGD step from those before it, along the gradient of
+    ``loss_fn(model(input), target)`` computed by torch's autograd (for a linear classifier and a small network).
+
+    Raises:
+        CheckFailure: the parameters after the first step differ, with a hint for a step that did nothing.
+    """
+    _run_train_steps(fn, steps=1, stale_gradients=False, check_loss=False)
+
+
+def check_train_step_loss(fn: Callable[..., Any]) -> None:
+    """Check that ``fn`` returns the batch's loss before the update, as a Python float.
+
+    Raises:
+        CheckFailure: not a float, or not the loss before the step (with a hint when it is the loss after it).
+    """
+    _run_train_steps(fn, steps=1, stale_gradients=False, check_loss=True)
+
+
+def check_train_step_repeated(fn: Callable[..., Any]) -> None:
+    """Check three consecutive steps, starting from gradients an earlier ``backward()`` left in ``.grad``: each
+    step must use only its own batch's gradient (``optimizer.zero_grad()`` before ``backward()``).
+
+    Raises:
+        CheckFailure: a step that used accumulated gradients, with a hint.
+    """
+    _run_train_steps(fn, steps=3, stale_gradients=True, check_loss=True)
 
 
 @contextlib.contextmanager
