@@ -9,7 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, marked_lines, solution_bodies
+
+from autograder.course import assignment_names
 
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
@@ -78,24 +81,42 @@ def test_the_search_finds_what_it_looks_for(build_files, tmp_path) -> None:
     assert any(line in view for view in _views(notebook))
 
 
-def test_the_book_shows_each_exercise_as_the_student_sees_it(build_files) -> None:
-    pages = list(HTML.rglob("exercises/*.html"))
-    assert pages, "an exercise page is built"
-    text = "\n".join(html.unescape(re.sub(r"<[^>]+>", "", p.read_text())) for p in pages)
-    for function, body in solution_bodies("loss_family").items():
-        def_line = next(line for line in body.splitlines() if line.startswith("def "))
+def _chapters() -> dict[str, str]:
+    """Assignment -> the chapter whose section its exercise page is, from ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return {
+        Path(section["file"]).name: Path(chapter["file"]).name
+        for chapter in toc["chapters"]
+        for section in chapter.get("sections", [])
+        if section["file"].startswith("book/exercises/")
+    }
+
+
+def test_every_assignment_is_an_exercise_page_of_a_chapter() -> None:
+    assert sorted(_chapters()) == assignment_names()
+
+
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_the_book_shows_each_exercise_as_the_student_sees_it(build_files, assignment) -> None:
+    page = HTML / "book" / "exercises" / f"{assignment}.html"
+    assert page.is_file(), f"the exercise page of {assignment} is built"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+    bodies = solution_bodies(assignment)
+    for function, body in bodies.items():
+        def_line = next(line.strip() for line in body.splitlines() if line.lstrip().startswith(("def ", "class ")))
         assert def_line in text, f"the stub of {function} keeps its def line"
-    assert text.count("raise NotImplementedError()") >= len(solution_bodies("loss_family"))
+    assert text.count("raise NotImplementedError()") >= len(bodies)
 
 
-def test_the_student_notebook_can_be_downloaded(build_files) -> None:
-    notebooks = [p for p in HTML.rglob("*.ipynb") if p.name == "loss_family.ipynb"]
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_the_student_notebook_can_be_downloaded(build_files, assignment) -> None:
+    notebooks = [p for p in HTML.rglob("*.ipynb") if p.name == f"{assignment}.ipynb"]
     assert notebooks, "the student notebook is in the built site"
     notebook = json.loads(notebooks[0].read_text())
     graded = [c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     assert graded, "the download is the nbgrader release, ready for `nbgrader validate`"
-    page = (HTML / "book" / "loss-family.html").read_text()
-    assert 'href="exercises/loss_family.html"' in page, "the chapter links to its exercise page"
-    downloads = re.findall(r'href="(\.\./_downloads/[^"]+/loss_family\.ipynb)"', page)
+    page = (HTML / "book" / f"{_chapters()[assignment]}.html").read_text()
+    assert f'href="exercises/{assignment}.html"' in page, "the chapter links to its exercise page"
+    downloads = re.findall(rf'href="(\.\./_downloads/[^"]+/{assignment}\.ipynb)"', page)
     assert downloads, "the chapter offers the student notebook for download"
     assert (HTML / "book" / downloads[0]).resolve().read_text() == notebooks[0].read_text()
