@@ -186,7 +186,8 @@ def _check_sane(
     if got.shape != expected.shape:
         reduction = kwargs.get("reduction", "mean")
         if not spec.reductions:
-            hint = f"torch's result has shape {tuple(expected.shape)} here: check which dimension you reduce over"
+            hint = (f"the result should have shape {tuple(expected.shape)} here: check which dimensions you keep, add "
+                    "or reduce over")
         elif reduction == "none":
             hint = "reduction='none' keeps one loss per element (the broadcast shape of input and target)"
         else:

@@ -127,7 +127,8 @@ SPECS: Mapping[str, LossSpec] = _registry(
     LossSpec("soft_margin_loss", F.soft_margin_loss, inputs="signs", forbidden=CLASSIFICATION_BUILTINS,
              chapter=_ROLLS_ROYCE),
     LossSpec("correction_step", None, inputs="linear_models", args=("weight", "features", "target"),
-             params=({}, {"lr": 0.5}), reductions=(), differentiable=False, chapter=_ROLLS_ROYCE),
+             params=({}, {"lr": 0.5}), reductions=(), differentiable=False, forbidden=CLASSIFICATION_BUILTINS,
+             chapter=_ROLLS_ROYCE),
     # Fitting
     LossSpec("polynomial_features", _vander, inputs="points", args=("x",),
              params=({"degree": 0}, {"degree": 2}, {"degree": 7}), reductions=(),
