@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import CELL_TIMEOUT, CourseError, ensure_course_dir, nbgrader
 
-__all__ = ["STATUS_FILE", "Outcome", "grade_assignment", "load_statuses"]
+__all__ = ["STATUS_FILE", "Outcome", "generate_feedback", "grade_assignment", "load_statuses"]
 
 STATUS_FILE = "autograder-status.json"
 
@@ -113,7 +113,8 @@ def _timed_out_cells(course_dir: Path, assignment: str, student: str) -> list[st
 def grade_student(
     course_dir: Path, assignment: str, student: str, notebooks: list[str], cell_timeout: int = CELL_TIMEOUT
 ) -> Outcome:
-    """Autograde one student's submission and produce their feedback."""
+    """Autograde one student's submission; a submission that cannot be graded gets 0 and a status file as its
+    feedback (the feedback of graded ones is generated for the whole batch by :func:`generate_feedback`)."""
     start = time.perf_counter()
     problem = _precheck(course_dir / "submitted" / student / assignment, notebooks)
     if problem is None:
@@ -138,9 +139,6 @@ def grade_student(
         timed_out = _timed_out_cells(course_dir, assignment, student)
         status = TIMED_OUT_CELL if timed_out else GRADED
         detail = f"interrupted after {cell_timeout} s: {', '.join(timed_out)}" if timed_out else ""
-        feedback = nbgrader(course_dir, "generate_feedback", assignment, "--student", student, "--force")
-        if feedback.returncode != 0:
-            detail = (detail + "; " if detail else "") + "feedback could not be generated"
     score, max_score = _scores(course_dir, assignment, student)
     if problem is not None:
         score = 0.0
@@ -182,8 +180,32 @@ def grade_assignment(
     if not found:
         raise CourseError(f"no submissions found under {course_dir}/submitted/*/{assignment}/")
     outcomes = [grade_student(course_dir, assignment, s, notebooks, cell_timeout) for s in found]
+    outcomes = generate_feedback(course_dir, assignment, outcomes)
     _save_statuses(course_dir, assignment, outcomes)
     return outcomes
+
+
+def generate_feedback(course_dir: Path, assignment: str, outcomes: list[Outcome]) -> list[Outcome]:
+    """Generate the feedback of every graded submission in one nbgrader run (one process start, instead of one per
+    student); if that run fails, fall back to one run per student so the failure is attributed to its student.
+
+    Returns:
+        The outcomes, with "feedback could not be generated" added to the detail of each student it failed for.
+    """
+    graded = {o.student for o in outcomes if o.ok}
+    if not graded:
+        return outcomes
+    others = sorted(set(submitted_students(course_dir, assignment)) - graded)
+    exclude = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
+    if nbgrader(course_dir, "generate_feedback", assignment, "--force", *exclude).returncode == 0:
+        return outcomes
+    failed = {
+        student for student in graded
+        if nbgrader(course_dir, "generate_feedback", assignment, "--student", student, "--force").returncode != 0
+    }
+    note = "feedback could not be generated"
+    return [replace(o, detail=f"{o.detail}; {note}" if o.detail else note) if o.student in failed else o
+            for o in outcomes]
 
 
 def _save_statuses(course_dir: Path, assignment: str, outcomes: list[Outcome]) -> None:

@@ -26,7 +26,6 @@ GENERIC = {
     "optimizer.step()", "return loss.item()", "super().__init__()",
 }
 
-pytestmark = pytest.mark.xdist_group("book")
 
 
 def _views(path: Path) -> list[str]:

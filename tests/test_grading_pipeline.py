@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import autograder, marked_lines, points_per_function, submit, with_solutions
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading-pipeline")]
+pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "loss_family"
 CELL_TIMEOUT = 5
