@@ -7,6 +7,8 @@ same tensors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 __all__ = ["CAR_FEATURE_NAMES", "binary_labels", "car_features", "classification_logits", "gaussian_blobs",
@@ -17,6 +19,28 @@ __all__ = ["CAR_FEATURE_NAMES", "binary_labels", "car_features", "classification
 def _generator(seed: int) -> torch.Generator:
     """Return a CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)
+
+
+def _noisy_samples(
+    f: Callable[[torch.Tensor], torch.Tensor], n: int, noise_std: float, x_range: tuple[float, float], seed: int,
+    dtype: torch.dtype, *, draw_dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` inputs drawn uniformly from ``x_range`` and sorted, with targets ``f(x)`` plus Gaussian noise: the shared
+    body of the ``noisy_*`` generators (drawn in ``draw_dtype``, by default ``dtype``, then cast to ``dtype``)."""
+    low, high = x_range
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if noise_std < 0:
+        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
+    if not low < high:
+        raise ValueError(f"x_range must satisfy low < high, got {x_range}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating point dtype, got {dtype}")
+    g = _generator(seed)
+    draw = draw_dtype or dtype
+    x, _ = torch.sort(low + (high - low) * torch.rand(n, generator=g, dtype=draw))
+    y = f(x) + noise_std * torch.randn(n, generator=g, dtype=draw)
+    return x.to(dtype), y.to(dtype)
 
 
 def noisy_line(
@@ -49,20 +73,7 @@ def noisy_line(
     Raises:
         ValueError: If ``n < 1``, ``noise_std < 0``, ``low >= high`` or ``dtype`` is not floating point.
     """
-    low, high = x_range
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
-    if not low < high:
-        raise ValueError(f"x_range must satisfy low < high, got {x_range}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating point dtype, got {dtype}")
-    g = _generator(seed)
-    x = low + (high - low) * torch.rand(n, generator=g, dtype=dtype)
-    x, _ = torch.sort(x)
-    y = slope * x + intercept + noise_std * torch.randn(n, generator=g, dtype=dtype)
-    return x, y
+    return _noisy_samples(lambda x: slope * x + intercept, n, noise_std, x_range, seed, dtype)
 
 
 def regression_with_outlier(
@@ -197,20 +208,7 @@ def noisy_quadratic(
         >>> torch.equal(y, 3 * x**2 + 2)
         True
     """
-    low, high = x_range
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
-    if not low < high:
-        raise ValueError(f"x_range must satisfy low < high, got {x_range}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating point dtype, got {dtype}")
-    g = _generator(seed)
-    x = low + (high - low) * torch.rand(n, generator=g, dtype=dtype)
-    x, _ = torch.sort(x)
-    y = true_quadratic(x) + noise_std * torch.randn(n, generator=g, dtype=dtype)
-    return x, y
+    return _noisy_samples(true_quadratic, n, noise_std, x_range, seed, dtype)
 
 
 #: Column names of :func:`car_features`, in order, with their units: length in metres, price in thousands of
@@ -522,17 +520,5 @@ def noisy_sine(
         >>> torch.allclose(y, torch.sin(2 * torch.pi * x))
         True
     """
-    low, high = x_range
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
-    if not low < high:
-        raise ValueError(f"x_range must satisfy low < high, got {x_range}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating point dtype, got {dtype}")
-    g = _generator(seed)
-    x = low + (high - low) * torch.rand(n, generator=g, dtype=torch.float64)
-    x, _ = torch.sort(x)
-    y = torch.sin(2 * torch.pi * x) + noise_std * torch.randn(n, generator=g, dtype=torch.float64)
-    return x.to(dtype), y.to(dtype)
+    return _noisy_samples(lambda x: torch.sin(2 * torch.pi * x), n, noise_std, x_range, seed, dtype,
+                          draw_dtype=torch.float64)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -29,6 +30,17 @@ __all__ = [
 ]
 
 LossOfError = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _finish(ax: Axes, xlabel: str, ylabel: str, title: str | None) -> Figure:
+    """Label, grid and legend a single-axes figure the way every figure of the book is; return the figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return ax.figure
 
 
 def loss_and_gradient(fn: LossOfError, errors: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -152,13 +164,7 @@ def plot_fits(
     if reference is not None:
         slope, intercept = reference
         ax.plot(grid, slope * grid + intercept, color="0.5", linestyle="--", linewidth=1.2, label="true line")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if title is not None:
-        ax.set_title(title)
-    return fig
+    return _finish(ax, "x", "y", title)
 
 
 def _polynomial_values(coefficients: torch.Tensor, x: np.ndarray) -> np.ndarray:
@@ -317,13 +323,7 @@ def plot_errors_by_complexity(
     if log_scale:
         ax.set_yscale("log")
     ax.set_xticks(xs)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if title is not None:
-        ax.set_title(title)
-    return fig
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_training_history(
@@ -448,13 +448,7 @@ def plot_decision_boundaries(
         else:
             y = np.linspace(y_low, y_high, 200)
             ax.plot(-(w2 * y + b) / w1, y, linewidth=2, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if title is not None:
-        ax.set_title(title)
-    return fig
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_marked_curves(
@@ -533,13 +527,7 @@ def plot_marked_curves(
         )
     if mark is not None:
         ax.margins(y=0.15)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if title is not None:
-        ax.set_title(title)
-    return fig
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_distributions(
@@ -746,10 +734,4 @@ def plot_predictions(
     if reference is not None:
         ax.plot(gs, reference.detach().to(torch.float64).numpy(), color="0.5", linestyle="--", linewidth=1.2,
                 label=reference_label)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if title is not None:
-        ax.set_title(title)
-    return fig
+    return _finish(ax, "x", "y", title)

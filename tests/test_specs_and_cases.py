@@ -26,6 +26,7 @@ from lossutils.checking import CheckFailure
 WITH_ORACLE = sorted(name for name, spec in SPECS.items() if spec.oracle is not None)
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size:UserWarning", "ignore:reduction. .mean.:UserWarning")
 @pytest.mark.parametrize("name", WITH_ORACLE)
 def test_the_reference_of_every_function_runs_on_every_case_of_its_kind(name) -> None:
     spec = SPECS[name]

@@ -7,3 +7,12 @@ Each module defines
 - ``BUILTIN_CALLERS``: function -> a solution cell that calls the torch built-in (the grader's oracle) instead;
 - ``NO_BUILTIN`` (optional): the functions torch has no built-in for (a training step).
 """
+
+#: The tail of a solution cell that applies ``reduction`` to the elementwise ``loss``.
+REDUCE = """
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+"""
