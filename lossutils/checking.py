@@ -26,7 +26,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -145,8 +145,12 @@ def _call_oracle(oracle: Loss, case: _cases.Case, kwargs: Mapping[str, Any], *, 
         return _invoke(oracle, args, _materialize(kwargs, case)), args[0]
 
 
-def _resolve(fn: Loss, oracle: Loss | None, name: str | None) -> tuple[LossSpec, Loss]:
+def _resolve(
+    fn: Loss, oracle: Loss | None, name: str | None, params: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[LossSpec, Loss]:
     spec = get_spec(name or fn.__name__)
+    if params is not None:
+        spec = replace(spec, params=tuple(params))
     reference = oracle or spec.oracle
     if reference is None:
         raise TypeError(f"torch has no {spec.name}: pass the reference as oracle=...")
@@ -262,7 +266,10 @@ def _compare_gradients(
 # ---------------------------------------------------------------------------------------------------- checks
 
 
-def check_values(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
+def check_values(
+    fn: Loss, *, oracle: Loss | None = None, name: str | None = None,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Check the values of ``fn`` with its default ``reduction`` against torch, in float32 and float64.
 
     Every parameter variant of the spec is tried (``beta``, ``delta``, ``dim``, ...), each also left at its default.
@@ -272,15 +279,20 @@ def check_values(fn: Loss, *, oracle: Loss | None = None, name: str | None = Non
             given.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
+        params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
+            test cell can grade one option of a function.
 
     Raises:
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
     """
-    spec, reference = _resolve(fn, oracle, name)
+    spec, reference = _resolve(fn, oracle, name, params)
     _compare_values(fn, spec, reference, "values", [None], dtype=False)
 
 
-def check_reductions(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
+def check_reductions(
+    fn: Loss, *, oracle: Loss | None = None, name: str | None = None,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Check every ``reduction`` the function takes (``'mean'``, ``'sum'``, ``'none'``, ...) against torch, in
     float32 and float64.
 
@@ -288,18 +300,23 @@ def check_reductions(fn: Loss, *, oracle: Loss | None = None, name: str | None =
         fn: The student's function.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
+        params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
+            test cell can grade one option of a function.
 
     Raises:
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
         TypeError: the function has no ``reduction`` argument.
     """
-    spec, reference = _resolve(fn, oracle, name)
+    spec, reference = _resolve(fn, oracle, name, params)
     if not spec.reductions:
         raise TypeError(f"{spec.name} has no reduction argument")
     _compare_values(fn, spec, reference, "values", spec.reductions, dtype=False)
 
 
-def check_dtype_and_shape(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
+def check_dtype_and_shape(
+    fn: Loss, *, oracle: Loss | None = None, name: str | None = None,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Check the result's dtype and shape for every reduction, including inputs that broadcast.
 
     Float results must keep the input's dtype (float32 stays float32, float64 stays float64). A loss on labels
@@ -309,11 +326,13 @@ def check_dtype_and_shape(fn: Loss, *, oracle: Loss | None = None, name: str | N
         fn: The student's function.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
+        params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
+            test cell can grade one option of a function.
 
     Raises:
         CheckFailure: on the smallest input whose result has the wrong dtype or shape (or value).
     """
-    spec, reference = _resolve(fn, oracle, name)
+    spec, reference = _resolve(fn, oracle, name, params)
     if spec.inputs == "labels":
         for default in (torch.float32, torch.float64):
             with _default_dtype(default):
@@ -322,7 +341,10 @@ def check_dtype_and_shape(fn: Loss, *, oracle: Loss | None = None, name: str | N
     _compare_values(fn, spec, reference, "shapes", spec.reductions, dtype=True)
 
 
-def check_gradient(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
+def check_gradient(
+    fn: Loss, *, oracle: Loss | None = None, name: str | None = None,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Check the gradient with respect to the first argument through autograd, for every reduction and parameter
     variant.
 
@@ -333,18 +355,23 @@ def check_gradient(fn: Loss, *, oracle: Loss | None = None, name: str | None = N
         fn: The student's function.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
+        params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
+            test cell can grade one option of a function.
 
     Raises:
         CheckFailure: on the smallest input where the gradient is missing or disagrees with torch's.
         TypeError: the function is not differentiable.
     """
-    spec, reference = _resolve(fn, oracle, name)
+    spec, reference = _resolve(fn, oracle, name, params)
     if not spec.differentiable:
         raise TypeError(f"{spec.name} is not differentiable with respect to its input")
     _compare_gradients(fn, spec, reference, "values", spec.reductions)
 
 
-def check_extremes(fn: Loss, *, oracle: Loss | None = None, name: str | None = None) -> None:
+def check_extremes(
+    fn: Loss, *, oracle: Loss | None = None, name: str | None = None,
+    params: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
     """Check values (and gradients) on empty, equal, tiny, huge and boundary inputs, where torch's results hold NaN
     (the mean of nothing) or inf (an overflowing square), or stay finite where a naive formula overflows, and the
     student's must match.
@@ -353,11 +380,13 @@ def check_extremes(fn: Loss, *, oracle: Loss | None = None, name: str | None = N
         fn: The student's function.
         oracle: The torch reference, for a function torch does not have.
         name: The graded function's name, when ``fn.__name__`` differs.
+        params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
+            test cell can grade one option of a function.
 
     Raises:
         CheckFailure: on the smallest input where ``fn`` disagrees with torch.
     """
-    spec, reference = _resolve(fn, oracle, name)
+    spec, reference = _resolve(fn, oracle, name, params)
     _compare_values(fn, spec, reference, "extremes", spec.reductions, dtype=True)
     if spec.differentiable:
         _compare_gradients(fn, spec, reference, "extremes", spec.reductions)

@@ -152,6 +152,23 @@ def test_a_loss_module_class_is_checked_the_way_torch_modules_are_called() -> No
         check_values(CrossEntropyLoss)
 
 
+def test_one_option_can_be_graded_on_its_own() -> None:
+    """A test cell can pass ``params=`` to check one option, so that a mistake in it costs only that cell."""
+
+    class CrossEntropyLoss(torch.nn.Module):  # right without options, ignores weight
+        def __init__(self, weight=None, reduction="mean"):
+            super().__init__()
+            self.reduction = reduction
+
+        def forward(self, input, target):
+            loss = input.logsumexp(1) - input.gather(1, target[:, None])[:, 0]
+            return {"mean": loss.mean, "sum": loss.sum, "none": lambda: loss}[self.reduction]()
+
+    check_reductions(CrossEntropyLoss, params=[{}])
+    with pytest.raises(CheckFailure, match="weight="):
+        check_reductions(CrossEntropyLoss, params=[{"weight": [0.2, 1.0, 3.0, 0.5]}])
+
+
 def test_a_function_without_reduction_has_no_reductions_check() -> None:
     def softmax(input, dim=-1):
         return input.exp() / input.exp().sum(dim, keepdim=True)
