@@ -103,8 +103,11 @@ def nbgrader(course_dir: Path, *args: str, timeout: float | None = None) -> subp
     """Run ``nbgrader ARGS`` in the course directory, capturing its output.
 
     The interpreter's own ``bin`` folder goes first on ``PATH``: nbgrader runs the ``alembic`` command by name.
+    Warnings are ignored in nbgrader and in the kernels it starts (``PYTHONWARNINGS``): nbgrader scores any text on
+    stderr as a failed test, and a warning is not a mistake.
     """
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = dict(os.environ, PATH=path, PYTHONWARNINGS="ignore")
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course_dir,

@@ -29,6 +29,12 @@ LOOP = """def mse_loss(input, target, reduction="mean"):
     while True:
         pass
 """
+WARNS = """import warnings
+def mse_loss(input, target, reduction="mean"):
+    warnings.warn("a warning is not a mistake")
+    loss = (input - target) ** 2
+    return {"mean": loss.mean, "sum": loss.sum, "none": lambda: loss}[reduction]()
+"""
 DEAD = """import os
 def l1_loss(input, target, reduction="mean"):
     os._exit(1)
@@ -49,6 +55,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     submit(course_dir, "f-loop", released, with_solutions(released, {"mse_loss": LOOP}))
     (course_dir / "submitted" / "g-missing" / ASSIGNMENT).mkdir(parents=True)
     submit(course_dir, "h-solution-again", released, with_solutions(released))
+    submit(course_dir, "i-warns", released, with_solutions(released, {"mse_loss": WARNS}))
     return course_dir
 
 
@@ -69,7 +76,7 @@ def function_scores(row: dict[str, str]) -> dict[str, float]:
 def test_every_submission_gets_a_row_even_when_it_could_not_be_graded(graded: dict) -> None:
     assert sorted(graded["rows"]) == [
         "a-solution", "b-stub", "c-builtin", "d-dead-kernel", "e-not-json", "f-loop", "g-missing",
-        "h-solution-again",
+        "h-solution-again", "i-warns",
     ]
 
 
@@ -80,6 +87,14 @@ def test_the_instructor_solution_earns_full_marks(graded: dict) -> None:
         assert row["status"] == "graded"
         assert function_scores(row) == points
         assert float(row["score"]) == float(row["max_score"]) == sum(points.values())
+
+
+def test_a_warning_on_stderr_costs_nothing(graded: dict) -> None:
+    """nbgrader fails a cell that writes to stderr; the grader runs the kernel with warnings ignored, so a correct
+    function that warns (as torch does for float() of a tensor that requires grad) keeps its points."""
+    row = graded["rows"]["i-warns"]
+    assert row["status"] == "graded"
+    assert function_scores(row) == points_per_function(ASSIGNMENT)
 
 
 def test_the_untouched_stub_earns_nothing(graded: dict) -> None:
@@ -117,7 +132,7 @@ def test_a_broken_submission_gets_a_clear_status_and_a_recorded_zero(graded: dic
 
 def test_the_grade_command_reports_the_failures_in_its_exit_status(graded: dict) -> None:
     assert graded["grade"].returncode == 1
-    assert "8 submissions: 5 graded, 3 failed" in graded["grade"].stdout
+    assert "9 submissions: 6 graded, 3 failed" in graded["grade"].stdout
 
 
 def test_a_failed_submission_gets_feedback_saying_why(course: Path, graded: dict) -> None:
