@@ -1,16 +1,26 @@
 """Tests of lossutils.data: seeded, reproducible toy data of the documented shapes and dtypes."""
 
+import inspect
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lossutils.data
 from lossutils.data import binary_labels, noisy_line, regression_with_outlier
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 sizes = st.integers(min_value=2, max_value=200)
 
 GENERATORS = [noisy_line, regression_with_outlier, binary_labels]
+
+#: Every seeded generator of lossutils.data, each called with its first size argument 10.
+SEEDED = {
+    name: make
+    for name in lossutils.data.__all__
+    if callable(make := getattr(lossutils.data, name)) and "seed" in inspect.signature(make).parameters
+}
 
 
 @settings(max_examples=30, deadline=None)
@@ -38,7 +48,12 @@ def test_different_seeds_give_different_labels():
     assert len(draws) == 5
 
 
-@pytest.mark.parametrize("make", GENERATORS)
+def test_every_generator_of_the_chapters_is_seeded():
+    assert set(SEEDED) >= {"car_features", "noisy_quadratic", "classification_logits", "random_distributions",
+                           "gaussian_blobs", "noisy_sine", *(make.__name__ for make in GENERATORS)}
+
+
+@pytest.mark.parametrize("make", SEEDED.values(), ids=SEEDED.keys())
 def test_global_rng_is_neither_used_nor_changed(make):
     torch.manual_seed(123)
     state = torch.get_rng_state()

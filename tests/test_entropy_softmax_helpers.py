@@ -78,17 +78,6 @@ def test_a_large_margin_makes_the_argmax_the_true_class():
     assert torch.equal(logits.argmax(dim=1), target)
 
 
-def test_classification_logits_do_not_touch_the_global_rng():
-    torch.manual_seed(123)
-    state = torch.get_rng_state()
-    first = classification_logits(6, 3, seed=7)
-    assert torch.equal(torch.get_rng_state(), state)
-    torch.manual_seed(999)
-    second = classification_logits(6, 3, seed=7)
-    for a, b in zip(first, second, strict=True):
-        assert torch.equal(a, b)
-
-
 @pytest.mark.parametrize(
     "kwargs",
     [{"n": 0}, {"num_classes": 1}, {"scale": -1.0}, {"decimals": -1}, {"dtype": torch.int64}],
@@ -129,13 +118,6 @@ def test_random_distributions_are_flat_dirichlet():
     torch.testing.assert_close(p.mean(dim=0), torch.full((k,), 1 / k, dtype=torch.float64), rtol=0, atol=0.01)
     variance = (k - 1) / (k**2 * (k + 1))
     torch.testing.assert_close(p.var(dim=0), torch.full((k,), variance, dtype=torch.float64), rtol=0.05, atol=0)
-
-
-def test_random_distributions_do_not_touch_the_global_rng():
-    torch.manual_seed(5)
-    state = torch.get_rng_state()
-    random_distributions(4, 3, seed=1)
-    assert torch.equal(torch.get_rng_state(), state)
 
 
 @pytest.mark.parametrize("kwargs", [{"n": 0}, {"num_classes": 1}, {"dtype": torch.int32}])

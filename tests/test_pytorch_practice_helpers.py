@@ -76,14 +76,6 @@ def test_gaussian_blobs_rows_are_shuffled():
     assert not torch.equal(target, torch.sort(target).values)
 
 
-def test_gaussian_blobs_leaves_the_global_random_state_alone():
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    gaussian_blobs(10, seed=5)
-    torch.testing.assert_close(torch.rand(3), expected)
-
-
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -140,14 +132,6 @@ def test_noisy_sine_float32_is_the_float64_data_rounded():
     x64, y64 = noisy_sine(20, seed=7, dtype=torch.float64)
     torch.testing.assert_close(x32, x64.float())
     torch.testing.assert_close(y32, y64.float())
-
-
-def test_noisy_sine_leaves_the_global_random_state_alone():
-    torch.manual_seed(321)
-    expected = torch.rand(3)
-    torch.manual_seed(321)
-    noisy_sine(10, seed=5)
-    torch.testing.assert_close(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize(

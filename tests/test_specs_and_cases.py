@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lossutils import (
     SPECS,
+    check_extremes,
     check_gradient,
     check_reductions,
     check_train_step_loss,
@@ -169,6 +170,15 @@ def test_one_option_can_be_graded_on_its_own() -> None:
         check_reductions(CrossEntropyLoss, params=[{"weight": [0.2, 1.0, 3.0, 0.5]}])
 
 
+def test_log_softmax_through_logsumexp_is_as_correct_as_the_max_shift() -> None:
+    """In float32 the two forms differ in gradient at logits of +-1000 by rounding alone: only values count there."""
+
+    def log_softmax(input, dim=-1):
+        return input - torch.logsumexp(input, dim, keepdim=True)
+
+    check_extremes(log_softmax)
+
+
 def test_a_function_without_reduction_has_no_reductions_check() -> None:
     def softmax(input, dim=-1):
         return input.exp() / input.exp().sum(dim, keepdim=True)
@@ -192,6 +202,14 @@ def train_step_without_zero_grad(model, optimizer, loss_fn, input, target):
     loss = loss_fn(model(input), target)
     loss.backward()
     optimizer.step()
+    return loss.item()
+
+
+def train_step_zeroing_at_the_end(model, optimizer, loss_fn, input, target):
+    loss = loss_fn(model(input), target)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
     return loss.item()
 
 
@@ -219,6 +237,13 @@ def test_a_step_without_zero_grad_is_caught_once_gradients_are_stale() -> None:
     check_train_step_update(train_step_without_zero_grad)
     with pytest.raises(CheckFailure, match="zero_grad"):
         check_train_step_repeated(train_step_without_zero_grad)
+
+
+def test_a_step_that_trusts_grad_to_be_empty_is_caught() -> None:
+    """Zeroing after the step is right from the second call on, but not when an earlier backward() left gradients."""
+    check_train_step_update(train_step_zeroing_at_the_end)
+    with pytest.raises(CheckFailure, match="at step 1 "):
+        check_train_step_repeated(train_step_zeroing_at_the_end)
 
 
 def test_a_step_must_return_a_float() -> None:
