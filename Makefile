@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test lint pages chromium clean benchmark
+.PHONY: book test lint pages chromium bubblewrap clean benchmark
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -31,7 +31,11 @@ book: pages
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: book chromium
+# Debian's bubblewrap is the sandbox the students' code runs in (autograder/sandbox.py).
+bubblewrap:
+	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+
+test: book chromium bubblewrap
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(STAMP)

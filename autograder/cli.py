@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from autograder.course import CELL_TIMEOUT, CourseError, assignment_names
 from autograder.export import export_grades
 from autograder.grading import grade_assignment
 from autograder.release import release, student_pages
+from autograder.sandbox import Limits, SandboxUnavailable
 
 __all__ = ["main"]
 
@@ -47,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="grade only this student (repeatable)")
     p.add_argument("--timeout", type=_positive_int, default=CELL_TIMEOUT, metavar="SECONDS",
                    help=f"interrupt a cell after this many seconds; it scores 0 (default: {CELL_TIMEOUT})")
+    for limit in fields(Limits):
+        p.add_argument(f"--{limit.name.replace('_', '-')}", type=_positive_int, default=limit.default,
+                       metavar="N", help=f"sandbox limit (default: {limit.default})")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the student's code without bubblewrap: only the resource limits remain; no network, "
+                        "filesystem or process isolation (for a machine without bubblewrap)")
     course_dir(p)
     p = commands.add_parser("export", help="write the grades as CSV, per student and per graded function")
     p.add_argument("--output", type=Path, help="the CSV file (default: COURSE/grades.csv)")
@@ -69,15 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             print(f"wrote {export_grades(args.course_dir, args.output)}")
         elif args.command == "grade":
-            outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout)
-            width = max(len(o.student) for o in outcomes)
-            for o in outcomes:
-                print(f"{o.student:<{width}}  {o.score:g}/{o.max_score:g}  {o.seconds:6.1f} s  {o.status}"
-                      + (f": {o.detail}" if o.detail else ""))
+            limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+            outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
+                                        limits=limits, isolate=not args.no_sandbox,
+                                        on_outcome=lambda o: print(o.line(), flush=True))
             failed = [o for o in outcomes if not o.ok]
             print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
             return 1 if failed else 0
-    except CourseError as err:
+    except (CourseError, SandboxUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

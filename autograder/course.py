@@ -1,50 +1,40 @@
 """The course directory and the assignment sources.
 
 The course directory follows nbgrader's layout (``source/``, ``release/``, ``submitted/``, ``autograded/``,
-``feedback/``, ``gradebook.db``) with an ``nbgrader_config.py`` beside them, so plain ``nbgrader`` commands run in
-it work too. The one source of every assignment is a MyST Markdown notebook under ``autograder/assignments/``; it
-holds the solutions and the hidden tests, and nbgrader generates everything else from it.
+``feedback/``, ``gradebook.db``) with an ``nbgrader_config.py`` beside them (a copy of
+``autograder/nbgrader_config.py``), so plain ``nbgrader`` commands run in it work too. The one source of every
+assignment is a MyST Markdown notebook under ``autograder/assignments/``; it holds the solutions and the hidden
+tests, and nbgrader generates everything else from it. :class:`Course` owns every path of the course directory.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 
 __all__ = [
     "ASSIGNMENTS_DIR",
+    "CELL_TIMEOUT",
+    "Course",
     "CourseError",
     "assignment_names",
     "assignment_sources",
-    "ensure_course_dir",
-    "nbgrader",
-    "write_source",
 ]
 
 ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
+NBGRADER_CONFIG = Path(__file__).resolve().parent / "nbgrader_config.py"
+_CONFIG_HEADER = NBGRADER_CONFIG.read_text().splitlines()[0]
 
-#: Seconds a single cell may run before nbgrader interrupts it (a loop that never ends scores 0 on that cell).
+#: Seconds a single cell may run before it is interrupted (a loop that never ends scores 0 on that cell).
 CELL_TIMEOUT = 30
-
-NBGRADER_CONFIG = f'''\
-# Written by `python -m autograder`; plain nbgrader commands run in this directory use it too.
-c = get_config()  # noqa: F821
-c.CourseDirectory.course_id = "loss-functions"
-# A cell that runs longer than this is interrupted and scores 0; the rest of the notebook still runs.
-c.Execute.timeout = {CELL_TIMEOUT}
-c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
-# Feedback goes to students: no hidden test, and errors reduced to the message written for them.
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
-
-from autograder.feedback import StudentFacingErrors  # noqa: E402
-
-c.GenerateFeedback.preprocessors = [ClearHiddenTests, StudentFacingErrors, GetGrades, CSSHTMLHeaderPreprocessor]
-'''
 
 
 class CourseError(Exception):
@@ -67,53 +57,113 @@ def assignment_sources(name: str) -> list[Path]:
     return sorted((ASSIGNMENTS_DIR / name).glob("*.md"))
 
 
-def ensure_course_dir(course_dir: Path, *, create: bool) -> Path:
-    """Return the course directory as an absolute path, creating it and its nbgrader config if asked.
+@dataclass(frozen=True)
+class Course:
+    """An nbgrader course directory: every path in it, and its gradebook.
 
-    Raises:
-        CourseError: the directory does not exist and ``create`` is false, or it is a file.
+    Args:
+        root: The course directory (absolute).
     """
-    course_dir = course_dir.resolve()
-    if course_dir.exists() and not course_dir.is_dir():
-        raise CourseError(f"course directory {course_dir} is a file")
-    if not course_dir.exists():
-        if not create:
-            raise CourseError(f"course directory {course_dir} does not exist (run `release` first)")
-        course_dir.mkdir(parents=True)
-    config = course_dir / "nbgrader_config.py"
-    if create and not config.exists():
-        config.write_text(NBGRADER_CONFIG)
-    return course_dir
+
+    root: Path
+
+    @classmethod
+    def open(cls, root: Path, *, create: bool = False) -> Course:
+        """The course at ``root``; with ``create``, make it and give it the course's ``nbgrader_config.py``.
+
+        An ``nbgrader_config.py`` written by an earlier version of this tool is replaced; one an instructor wrote
+        is kept.
+
+        Raises:
+            CourseError: ``root`` is a file, or does not exist and ``create`` is false.
+        """
+        root = root.resolve()
+        if root.exists() and not root.is_dir():
+            raise CourseError(f"course directory {root} is a file")
+        if not root.exists():
+            if not create:
+                raise CourseError(f"course directory {root} does not exist (run `release` first)")
+            root.mkdir(parents=True)
+        course = cls(root)
+        config = course.config_file
+        if create and (not config.exists() or _written_by_us(config)):
+            shutil.copyfile(NBGRADER_CONFIG, config)
+        return course
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "nbgrader_config.py"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    @property
+    def status_file(self) -> Path:
+        return self.root / "autograder-status.json"
+
+    def source(self, assignment: str) -> Path:
+        return self.root / "source" / assignment
+
+    def release(self, assignment: str) -> Path:
+        return self.root / "release" / assignment
+
+    def submitted(self, student: str, assignment: str) -> Path:
+        return self.root / "submitted" / student / assignment
+
+    def autograded(self, student: str, assignment: str) -> Path:
+        return self.root / "autograded" / student / assignment
+
+    def feedback(self, student: str, assignment: str) -> Path:
+        return self.root / "feedback" / student / assignment
+
+    def notebooks(self, assignment: str) -> list[str]:
+        """The notebook file names of a released assignment.
+
+        Raises:
+            CourseError: the assignment has not been released here.
+        """
+        names = sorted(p.name for p in self.source(assignment).glob("*.ipynb"))
+        if not names:
+            raise CourseError(f"{assignment} has not been released in {self.root} (run `release {assignment}` "
+                              "first)")
+        return names
+
+    def students(self, assignment: str) -> list[str]:
+        """Students with a folder ``submitted/<student>/<assignment>/``."""
+        return sorted(p.parent.name for p in (self.root / "submitted").glob(f"*/{assignment}") if p.is_dir())
+
+    @contextmanager
+    def gradebook(self) -> Iterator[object]:
+        """nbgrader's gradebook of this course, opened and closed."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gb:
+            yield gb
+
+    def write_source(self, name: str) -> list[Path]:
+        """Convert assignment ``name``'s sources to notebooks in ``source/name/``."""
+        out_dir = self.source(name)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for source in assignment_sources(name):
+            target = out_dir / f"{source.stem}.ipynb"
+            jupytext.write(jupytext.read(source), target, fmt="ipynb")
+            written.append(target)
+        return written
+
+    def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``nbgrader ARGS`` in the course directory, capturing its output.
+
+        The interpreter's own ``bin`` folder goes first on ``PATH``: nbgrader runs the ``alembic`` command by name.
+        """
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        return subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args], cwd=self.root, capture_output=True, text=True,
+            timeout=timeout, check=False, env=dict(os.environ, PATH=path),
+        )
 
 
-def write_source(name: str, course_dir: Path) -> list[Path]:
-    """Convert assignment ``name``'s sources to notebooks in ``course_dir/source/name/``."""
-    out_dir = course_dir / "source" / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for source in assignment_sources(name):
-        notebook = jupytext.read(source)
-        target = out_dir / f"{source.stem}.ipynb"
-        jupytext.write(notebook, target, fmt="ipynb")
-        written.append(target)
-    return written
-
-
-def nbgrader(course_dir: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``nbgrader ARGS`` in the course directory, capturing its output.
-
-    The interpreter's own ``bin`` folder goes first on ``PATH``: nbgrader runs the ``alembic`` command by name.
-    Warnings are ignored in nbgrader and in the kernels it starts (``PYTHONWARNINGS``): nbgrader scores any text on
-    stderr as a failed test, and a warning is not a mistake.
-    """
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, PATH=path, PYTHONWARNINGS="ignore")
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course_dir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-    )
+def _written_by_us(config: Path) -> bool:
+    lines = config.read_text().splitlines()
+    return bool(lines) and (lines[0] == _CONFIG_HEADER or lines[0].startswith("# Written by `python -m autograder`"))

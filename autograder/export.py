@@ -10,9 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-
-from autograder.course import ensure_course_dir
+from autograder.course import Course
 from autograder.grading import load_statuses
 
 __all__ = ["export_grades", "function_of"]
@@ -32,24 +30,27 @@ def function_of(grade_id: str, functions: list[str]) -> str | None:
 def export_grades(course_dir: Path, output: Path | None = None) -> Path:
     """Write the grades CSV and return its path (``course_dir/grades.csv`` by default).
 
-    Columns: ``student``, ``assignment``, ``status``, ``score``, ``max_score``, then ``FUNCTION`` and
+    Columns: ``student``, ``assignment``, ``status``, ``review`` (the source lines flagged for review, if any),
+    ``score``, ``max_score``, then ``FUNCTION`` and
     ``FUNCTION_max`` for every graded function.
     """
-    course_dir = ensure_course_dir(course_dir, create=False)
-    output = output or course_dir / "grades.csv"
-    statuses = load_statuses(course_dir)
+    course = Course.open(course_dir)
+    output = output or course.root / "grades.csv"
+    statuses = load_statuses(course.root)
     rows: list[dict[str, object]] = []
     functions: list[str] = []
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+    with course.gradebook() as gb:
         for assignment in gb.assignments:
             solution_ids = [cell.name for nb in assignment.notebooks for cell in nb.solution_cells]
             functions += [f for f in solution_ids if f not in functions]
             for submission in assignment.submissions:
                 student = submission.student.id
+                recorded = statuses.get(assignment.name, {}).get(student, {})
                 row: dict[str, object] = {
                     "student": student,
                     "assignment": assignment.name,
-                    "status": statuses.get(assignment.name, {}).get(student, {}).get("status", "graded"),
+                    "status": recorded.get("status", "graded"),
+                    "review": f"flagged for review: {' | '.join(recorded['flags'])}" if recorded.get("flags") else "",
                     "score": submission.score,
                     "max_score": submission.max_score,
                 }
@@ -61,7 +62,7 @@ def export_grades(course_dir: Path, output: Path | None = None) -> Path:
                             key = f"{function}_max"
                             row[key] = float(row.get(key, 0.0)) + float(grade.max_score)
                 rows.append(row)
-    columns = ["student", "assignment", "status", "score", "max_score"]
+    columns = ["student", "assignment", "status", "review", "score", "max_score"]
     columns += [name for f in functions for name in (f, f"{f}_max")]
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="") as handle:

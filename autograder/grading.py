@@ -1,32 +1,43 @@
-"""Grade every submission of an assignment, one student at a time, each with a status.
+"""Grade every submission of an assignment, one student after another in one warm process, each with a status.
 
-nbgrader does the grading (``nbgrader autograde`` restores the hidden tests, runs the notebook, records the scores
-in the gradebook); this module runs it once per student in its own process, so a submission that is not valid
-JSON, loops forever or kills its kernel ends with a clear status and a recorded 0 while the batch goes on.
+nbgrader does the bookkeeping (``autograde`` restores the locked cells and hidden tests, checks the checksums,
+records the scores in the gradebook; ``generate_feedback`` writes the HTML without hidden tests). It runs in this
+process, through nbgrader's own API, with the course's ``nbgrader_config.py``: the student's cells run in a fresh
+child of a warm sandbox and the hidden tests here (:mod:`autograder.engine`), so no submission pays for a new
+process, kernel or ``import torch``. A submission that is not valid JSON, crashes its process or runs into a limit
+ends with a clear status, and the batch goes on.
+
+Every student ends either fully recorded (gradebook, autograded notebook, feedback and status agree) or, when the
+batch is stopped in the middle of their submission, not recorded at all.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import shutil
+import signal
 import time
-from dataclasses import asdict, dataclass, replace
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.course import CELL_TIMEOUT, CourseError, ensure_course_dir, nbgrader
+from autograder import engine
+from autograder.course import CELL_TIMEOUT, Course, CourseError
+from autograder.sandbox import Limits
+from autograder.status import Status
 
-__all__ = ["STATUS_FILE", "Outcome", "generate_feedback", "grade_assignment", "load_statuses"]
-
-STATUS_FILE = "autograder-status.json"
-
-#: Statuses; every one but ``graded`` records a score of 0.
-GRADED, TIMED_OUT_CELL = "graded", "graded (a cell timed out)"
-INVALID, MISSING, KERNEL_DIED, TIMED_OUT, FAILED = (
-    "invalid notebook", "missing notebook", "kernel died", "timed out", "autograde failed"
-)
+__all__ = ["Outcome", "grade_assignment", "load_statuses"]
 
 
 @dataclass
@@ -35,65 +46,112 @@ class Outcome:
 
     Attributes:
         student: The student id (their folder under ``submitted/``).
-        status: One of ``graded``, ``graded (a cell timed out)``, ``invalid notebook``, ``missing notebook``,
-            ``kernel died``, ``timed out``, ``autograde failed``.
+        status: What became of it (:class:`autograder.status.Status`).
         detail: What went wrong, for the instructor.
         score: Points earned (0 when the submission could not be graded).
         max_score: Points available.
         seconds: Wall-clock time spent on the submission.
+        flags: Source lines that reach for the grader (``cell N line L: code — reason``), for review.
     """
 
     student: str
-    status: str
+    status: Status
     detail: str
     score: float
     max_score: float
     seconds: float
+    flags: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status in (GRADED, TIMED_OUT_CELL)
+        return not self.status.failed
+
+    def line(self, width: int = 0) -> str:
+        """One line for the instructor's terminal."""
+        text = f"{self.student:<{width}}  {self.score:g}/{self.max_score:g}  {self.seconds:6.1f} s  {self.status}"
+        text += f": {self.detail}" if self.detail else ""
+        if self.flags:
+            text += f"; flagged for review: {' | '.join(self.flags)}"
+        return text
 
 
-def _gradebook(course_dir: Path) -> Gradebook:
-    return Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}")
+class _Stop:
+    """Ctrl-C during a batch: the first finishes the submission under way and stops; the second stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = self.now = False
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:
+                self.now = True
+                raise KeyboardInterrupt
+            self.requested = True
+            print("stopping after the submission under way (Ctrl-C again to stop now)", flush=True)
+
+        try:
+            previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
-def _expected_notebooks(course_dir: Path, assignment: str) -> list[str]:
-    names = sorted(p.name for p in (course_dir / "source" / assignment).glob("*.ipynb"))
-    if not names:
-        raise CourseError(f"{assignment} has not been released in {course_dir} (run `release {assignment}` first)")
-    return names
+def _api(course: Course, settings: dict[str, Any]) -> NbGraderAPI:
+    """nbgrader's API on the course, with its ``nbgrader_config.py`` and the engine's settings on top."""
+    config = PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config() \
+        if course.config_file.exists() else Config()
+    config.merge(Config({"SandboxedExecute": settings}))
+    coursedir = CourseDirectory(config=config)
+    coursedir.root = str(course.root)
+    return NbGraderAPI(coursedir=coursedir, config=config)
 
 
-def _precheck(submission: Path, notebooks: list[str]) -> tuple[str, str] | None:
-    """Return ``(status, detail)`` when a notebook is missing or unreadable, before nbgrader sees it."""
+def _precheck(course: Course, student: str, assignment: str, notebooks: list[str]) -> tuple[Status, str] | None:
+    """``(status, detail)`` when a notebook is missing or unreadable, before nbgrader sees it."""
+    folder = course.submitted(student, assignment)
     for name in notebooks:
-        path = submission / name
+        path = folder / name
         if not path.exists():
-            return MISSING, f"{name} is not in {submission}"
+            return Status.MISSING, f"{name} is not in the submission"
         try:
             nbformat.validate(nbformat.read(path, as_version=4))
         except Exception as err:  # noqa: BLE001 - JSON, encoding and schema errors all mean the same to the user
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            return INVALID, f"{name} is not a valid notebook: {first[:300]}"
+            return Status.INVALID, f"{name} is not a valid notebook: {first[:300]}"
     return None
 
 
-def _record_zero(course_dir: Path, assignment: str, student: str) -> None:
-    """Put the submission in the gradebook with no points, replacing whatever an earlier run left."""
-    with _gradebook(course_dir) as gb:
-        gb.update_or_create_student(student)
+def _forget(course: Course, student: str, assignment: str) -> None:
+    """Remove every trace of an earlier grading of the submission: gradebook entry, autograded copy, feedback."""
+    with course.gradebook() as gb:
         try:
             gb.remove_submission(assignment, student)
         except MissingEntry:
             pass
-    with _gradebook(course_dir) as gb:
+    for folder in (course.autograded(student, assignment), course.feedback(student, assignment)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _record_zero(course: Course, assignment: str, student: str, status: Status, detail: str) -> None:
+    """Record a submission that could not be graded: 0 points, and a note as its feedback."""
+    _forget(course, student, assignment)
+    with course.gradebook() as gb:
+        gb.update_or_create_student(student)
         gb.add_submission(assignment, student)
+    folder = course.feedback(student, assignment)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grading-status.txt").write_text(
+        f"Your submission of {assignment} could not be graded: {status}.\n{detail}\nIt was recorded with 0 points.\n"
+    )
 
 
-def _scores(course_dir: Path, assignment: str, student: str) -> tuple[float, float]:
-    with _gradebook(course_dir) as gb:
+def _scores(course: Course, assignment: str, student: str) -> tuple[float, float]:
+    with course.gradebook() as gb:
         try:
             submission = gb.find_submission(assignment, student)
             return float(submission.score), float(submission.max_score)
@@ -101,120 +159,107 @@ def _scores(course_dir: Path, assignment: str, student: str) -> tuple[float, flo
             return 0.0, float(gb.find_assignment(assignment).max_score)
 
 
-def _timed_out_cells(course_dir: Path, assignment: str, student: str) -> list[str]:
-    cells = []
-    for path in sorted((course_dir / "autograded" / student / assignment).glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
-                cells.append(cell.metadata.get("nbgrader", {}).get("grade_id", "?"))
-    return cells
-
-
-def grade_student(
-    course_dir: Path, assignment: str, student: str, notebooks: list[str], cell_timeout: int = CELL_TIMEOUT
-) -> Outcome:
-    """Autograde one student's submission; a submission that cannot be graded gets 0 and a status file as its
-    feedback (the feedback of graded ones is generated for the whole batch by :func:`generate_feedback`)."""
+def _grade_student(api: NbGraderAPI, course: Course, assignment: str, student: str, notebooks: list[str]
+                   ) -> Outcome:
     start = time.perf_counter()
-    problem = _precheck(course_dir / "submitted" / student / assignment, notebooks)
+    problem = _precheck(course, student, assignment, notebooks)
+    reports: list[engine.Report] = []
     if problem is None:
-        # A wall-clock limit above nbgrader's per-cell limit: only a kernel that ignores interrupts reaches it.
-        budget = cell_timeout * 4 + 120
-        try:
-            result = nbgrader(course_dir, "autograde", assignment, "--student", student, "--force",
-                              f"--Execute.timeout={cell_timeout}", timeout=budget)
-            log = result.stdout + result.stderr
-            autograded = all((course_dir / "autograded" / student / assignment / n).exists() for n in notebooks)
-            if "DeadKernelError" in log or "Kernel died" in log:
-                problem = KERNEL_DIED, "the kernel died while running the notebook (os._exit, a crash, or memory)"
-            elif result.returncode != 0 or not autograded:
-                lines = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
-                problem = FAILED, (lines[-1] if lines else log.strip()[-300:])[:300]
-        except subprocess.TimeoutExpired:
-            problem = TIMED_OUT, f"grading took longer than {budget} s and was stopped"
+        result = api.autograde(assignment, student, force=True, create=True)
+        reports = [engine.REPORTS.pop((student, assignment, Path(n).stem), engine.Report()) for n in notebooks]
+        if not result.get("success"):
+            log = str(result.get("log", "")) + str(result.get("error", ""))
+            lines = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
+            problem = Status.FAILED, (lines[-1] if lines else log.strip()[-300:])[:300]
+        else:
+            shutil.rmtree(course.feedback(student, assignment), ignore_errors=True)
+            feedback = api.generate_feedback(assignment, student, force=True)
+            if not feedback.get("success"):
+                problem = Status.FAILED, "feedback could not be generated"
     if problem is not None:
-        _record_zero(course_dir, assignment, student)
         status, detail = problem
+        _record_zero(course, assignment, student, status, detail)
+        score, max_score = 0.0, _scores(course, assignment, student)[1]
     else:
-        timed_out = _timed_out_cells(course_dir, assignment, student)
-        status = TIMED_OUT_CELL if timed_out else GRADED
-        detail = f"interrupted after {cell_timeout} s: {', '.join(timed_out)}" if timed_out else ""
-    score, max_score = _scores(course_dir, assignment, student)
-    if problem is not None:
-        score = 0.0
-        _write_failure_feedback(course_dir, assignment, student, status, detail)
-    return Outcome(student, status, detail, score, max_score, round(time.perf_counter() - start, 2))
-
-
-def _write_failure_feedback(course_dir: Path, assignment: str, student: str, status: str, detail: str) -> None:
-    folder = course_dir / "feedback" / student / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "grading-status.txt").write_text(
-        f"Your submission of {assignment} could not be graded: {status}.\n{detail}\nIt was recorded with 0 points.\n"
-    )
-
-
-def submitted_students(course_dir: Path, assignment: str) -> list[str]:
-    """Students with a folder ``submitted/<student>/<assignment>/``."""
-    return sorted(p.parent.name for p in (course_dir / "submitted").glob(f"*/{assignment}") if p.is_dir())
+        worst = next((r for r in reports if r.status is not Status.GRADED), reports[0] if reports else None)
+        status = worst.status if worst else Status.GRADED
+        detail = worst.detail if worst else ""
+        score, max_score = _scores(course, assignment, student)
+    flags = [f"{flag.cell} line {flag.line}: {flag.code} ({flag.reason})" for r in reports for flag in r.flags]
+    return Outcome(student, status, detail, score, max_score, round(time.perf_counter() - start, 2), flags)
 
 
 def grade_assignment(
-    course_dir: Path, assignment: str, students: list[str] | None = None, cell_timeout: int = CELL_TIMEOUT
+    course_dir: Path, assignment: str, students: list[str] | None = None, cell_timeout: int = CELL_TIMEOUT, *,
+    limits: Limits | None = None, isolate: bool = True, on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Grade every submission of ``assignment`` (or only ``students``), recording each outcome.
 
-    A cell that runs longer than ``cell_timeout`` seconds is interrupted and scores 0.
+    A cell that runs longer than ``cell_timeout`` seconds is interrupted and scores 0. The first Ctrl-C lets the
+    submission under way finish and stops; the outcomes so far are recorded.
+
+    Args:
+        course_dir: The course directory.
+        assignment: The assignment's name.
+        students: Only these students (default: every submission).
+        cell_timeout: Seconds per cell.
+        limits: The sandbox's resource limits (default: :class:`autograder.sandbox.Limits`).
+        isolate: Run the student's code in bubblewrap (``False``: ``--no-sandbox``).
+        on_outcome: Called with each outcome as soon as it is recorded.
 
     Raises:
         CourseError: the course directory or the release is missing, or there is nothing to grade.
+        autograder.sandbox.SandboxUnavailable: bubblewrap is missing and ``isolate`` is true.
     """
-    course_dir = ensure_course_dir(course_dir, create=False)
-    notebooks = _expected_notebooks(course_dir, assignment)
-    found = submitted_students(course_dir, assignment)
+    course = Course.open(course_dir)
+    notebooks = course.notebooks(assignment)
+    found = course.students(assignment)
     if students:
         unknown = sorted(set(students) - set(found))
         if unknown:
             raise CourseError(f"no submission of {assignment} from: {', '.join(unknown)}")
         found = [s for s in found if s in students]
     if not found:
-        raise CourseError(f"no submissions found under {course_dir}/submitted/*/{assignment}/")
-    outcomes = [grade_student(course_dir, assignment, s, notebooks, cell_timeout) for s in found]
-    outcomes = generate_feedback(course_dir, assignment, outcomes)
-    _save_statuses(course_dir, assignment, outcomes)
+        raise CourseError(f"no submissions found under {course.root}/submitted/*/{assignment}/")
+    limits = limits or Limits()
+    settings = {"timeout": cell_timeout, "isolate": isolate, **asdict(limits)}
+    engine.sandbox_for(limits, isolate)  # start the sandbox before the first submission: a missing tool stops here
+    api = _api(course, settings)
+    outcomes: list[Outcome] = []
+    stop = _Stop()
+    with stop.installed(), warnings.catch_warnings():
+        # nbgrader's gradebook makes SQLAlchemy warn about its own session handling: noise, not the user's problem
+        warnings.simplefilter("ignore", SAWarning)
+        for student in found:
+            try:
+                outcome = _grade_student(api, course, assignment, student, notebooks)
+            except KeyboardInterrupt:
+                stop.now = True
+            if stop.now:  # nbgrader's API swallows the interrupt: the flag tells
+                _forget(course, student, assignment)
+                print(f"stopped: {student} was not recorded", flush=True)
+                break
+            outcomes.append(outcome)
+            _save_statuses(course, assignment, [outcome])
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if stop.requested:
+                break
+    if len(outcomes) < len(found):
+        print(f"stopped by Ctrl-C after {len(outcomes)} of {len(found)} submissions; run `grade` again to grade "
+              "the rest", flush=True)
     return outcomes
 
 
-def generate_feedback(course_dir: Path, assignment: str, outcomes: list[Outcome]) -> list[Outcome]:
-    """Generate the feedback of every graded submission in one nbgrader run (one process start, instead of one per
-    student); if that run fails, fall back to one run per student so the failure is attributed to its student.
-
-    Returns:
-        The outcomes, with "feedback could not be generated" added to the detail of each student it failed for.
-    """
-    graded = {o.student for o in outcomes if o.ok}
-    if not graded:
-        return outcomes
-    others = sorted(set(submitted_students(course_dir, assignment)) - graded)
-    exclude = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
-    if nbgrader(course_dir, "generate_feedback", assignment, "--force", *exclude).returncode == 0:
-        return outcomes
-    failed = {
-        student for student in graded
-        if nbgrader(course_dir, "generate_feedback", assignment, "--student", student, "--force").returncode != 0
-    }
-    note = "feedback could not be generated"
-    return [replace(o, detail=f"{o.detail}; {note}" if o.detail else note) if o.student in failed else o
-            for o in outcomes]
-
-
-def _save_statuses(course_dir: Path, assignment: str, outcomes: list[Outcome]) -> None:
-    statuses = load_statuses(course_dir)
-    statuses.setdefault(assignment, {}).update({o.student: asdict(o) for o in outcomes})
-    (course_dir / STATUS_FILE).write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
+def _save_statuses(course: Course, assignment: str, outcomes: list[Outcome]) -> None:
+    statuses = load_statuses(course.root)
+    statuses.setdefault(assignment, {}).update({o.student: {**asdict(o), "status": o.status.value} for o in outcomes})
+    tmp = course.status_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
+    tmp.replace(course.status_file)
 
 
 def load_statuses(course_dir: Path) -> dict[str, dict[str, dict]]:
     """The recorded outcome of every graded submission: ``{assignment: {student: outcome}}``."""
-    path = course_dir / STATUS_FILE
+    path = Course(Path(course_dir).resolve()).status_file
     return json.loads(path.read_text()) if path.exists() else {}

@@ -15,14 +15,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from autograder.course import (
-    CourseError,
-    assignment_names,
-    assignment_sources,
-    ensure_course_dir,
-    nbgrader,
-    write_source,
-)
+from autograder.course import Course, CourseError, assignment_names, assignment_sources
 
 __all__ = ["release", "solution_bodies", "student_pages", "with_solutions"]
 
@@ -43,12 +36,14 @@ def release(names: list[str], course_dir: Path) -> list[Path]:
         CourseError: an unknown assignment, or nbgrader could not generate it (its log is in the message).
     """
     names = names or assignment_names()
-    course_dir = ensure_course_dir(course_dir, create=True)
+    for name in names:
+        assignment_sources(name)  # every name is checked before anything is written
+    course = Course.open(course_dir, create=True)
     released: list[Path] = []
     for name in names:
-        write_source(name, course_dir)
-        result = nbgrader(course_dir, "generate_assignment", name, "--force")
-        notebooks = sorted((course_dir / "release" / name).glob("*.ipynb"))
+        course.write_source(name)
+        result = course.nbgrader("generate_assignment", name, "--force")
+        notebooks = sorted(course.release(name).glob("*.ipynb"))
         if result.returncode != 0 or not notebooks:
             raise CourseError(f"nbgrader could not generate {name}:\n{result.stdout}{result.stderr}")
         released += notebooks

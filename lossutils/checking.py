@@ -109,33 +109,69 @@ def _materialize(kwargs: Mapping[str, Any], case: _cases.Case) -> dict[str, Any]
             for key, value in kwargs.items()}
 
 
+def _prepare(case: _cases.Case, kwargs: Mapping[str, Any], requires_grad: bool) -> tuple[tuple, dict[str, Any]]:
+    return case.tensors(input_requires_grad=requires_grad), _materialize(kwargs, case)
+
+
+def _call_local(fn: Loss, spec: LossSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """Call ``fn`` here under the built-in detector; return its result or the exception it raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result, called = call_recording_torch(_invoke, fn, args, kwargs, forbidden=spec.forbidden)
+    except Exception as err:  # noqa: BLE001 - the student's error is the outcome, reported by _outcome
+        return err
+    used = sorted(set(called) & spec.forbidden)
+    return BuiltinCalled(used[0]) if used else result
+
+
+def _student_outcomes(
+    fn: Loss, spec: LossSpec, runs: Sequence[tuple[_cases.Case, Mapping[str, Any]]], *, requires_grad: bool = False,
+    grad_outputs: Sequence[torch.Tensor | None] | None = None,
+) -> Iterator[tuple[Any, tuple]]:
+    """Call the student's function on fresh copies of every run's case; yield ``(outcome, args)`` in order, the
+    outcome being the result or the exception raised.
+
+    A function that runs elsewhere (the grader's proxy into the sandbox) takes every call at once through its
+    ``__call_many__(calls)``, each call ``(args, kwargs, grad_output)`` made the way :func:`_invoke` makes it; the
+    ``grad_output`` lets it compute the gradient with the value. A local function is called one run at a time.
+    """
+    prepared = [_prepare(case, kwargs, requires_grad) for case, kwargs in runs]
+    many = getattr(fn, "__call_many__", None)
+    if many is None:
+        for args, kwargs in prepared:
+            yield _call_local(fn, spec, args, kwargs), args
+        return
+    grads = list(grad_outputs) if grad_outputs is not None else [None] * len(prepared)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcomes = many([(args, kwargs, g) for (args, kwargs), g in zip(prepared, grads, strict=True)])
+    yield from zip(outcomes, (args for args, _ in prepared), strict=True)
+
+
+def _result(spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], outcome: Any) -> Any:
+    """The student's result, or the check's failure when the call raised."""
+    if isinstance(outcome, BuiltinCalled):
+        raise CheckFailure(
+            f"{spec.name} calls torch's built-in {outcome.name}. The exercise is to implement it with elementary "
+            "tensor operations (arithmetic, exp, log, abs, where, max, mean, sum, ...); a function that calls the "
+            "built-in earns no credit."
+        )
+    if isinstance(outcome, NotImplementedError):
+        raise CheckFailure(f"{spec.name} is not implemented yet: replace `raise NotImplementedError()`.")
+    if isinstance(outcome, CheckFailure):
+        raise outcome
+    if isinstance(outcome, Exception):
+        _fail(spec, case, kwargs, f"raised {type(outcome).__name__}: {outcome}")
+    return outcome
+
+
 def _call_student(
     fn: Loss, spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], *, requires_grad: bool = False
 ) -> tuple[Any, torch.Tensor]:
     """Call the student's function on fresh copies of the case; return ``(result, first argument)``."""
-    args = case.tensors(input_requires_grad=requires_grad)
-    called: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result, called = call_recording_torch(_invoke, fn, args, _materialize(kwargs, case),
-                                                  forbidden=spec.forbidden)
-    except BuiltinCalled as err:
-        called = [err.name]
-    except NotImplementedError:
-        raise CheckFailure(f"{spec.name} is not implemented yet: replace `raise NotImplementedError()`.") from None
-    except CheckFailure:
-        raise
-    except Exception as err:  # noqa: BLE001 - any error of the student's code is reported, not raised
-        _fail(spec, case, kwargs, f"raised {type(err).__name__}: {err}")
-    used = sorted(set(called) & spec.forbidden)
-    if used:
-        raise CheckFailure(
-            f"{spec.name} calls torch's built-in {used[0]}. The exercise is to implement it with elementary tensor "
-            "operations (arithmetic, exp, log, abs, where, max, mean, sum, ...); a function that calls the "
-            "built-in earns no credit."
-        )
-    return result, args[0]
+    ((outcome, args),) = _student_outcomes(fn, spec, [(case, kwargs)], requires_grad=requires_grad)
+    return _result(spec, case, kwargs, outcome), args[0]
 
 
 def _call_oracle(oracle: Loss, case: _cases.Case, kwargs: Mapping[str, Any], *, requires_grad: bool = False):
@@ -145,16 +181,43 @@ def _call_oracle(oracle: Loss, case: _cases.Case, kwargs: Mapping[str, Any], *, 
         return _invoke(oracle, args, _materialize(kwargs, case)), args[0]
 
 
+#: The references' results, computed once per worker: every submission is checked on the same cases.
+_EXPECTED: dict[tuple, list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]] = {}
+
+
+def _expected(
+    oracle: Loss, spec: LossSpec, runs: Sequence[tuple[_cases.Case, Mapping[str, Any]]], key: tuple, *,
+    gradients: bool,
+) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
+    """The reference's ``(value, grad_output, gradient)`` for every run (gradients only where asked and compared),
+    cached under ``key``. The ``grad_output`` of each gradient comes from one seeded generator, in order."""
+    key = (oracle, spec.name, repr(spec.params), repr(spec.options), str(torch.get_default_dtype()), gradients, *key)
+    if key not in _EXPECTED:
+        gen = torch.Generator().manual_seed(3)
+        expected = []
+        for case, kwargs in runs:
+            if not gradients:
+                value, _ = _call_oracle(oracle, case, kwargs)
+                expected.append((value.detach() if isinstance(value, torch.Tensor) else value, None, None))
+                continue
+            value, input_ref = _call_oracle(oracle, case, kwargs, requires_grad=True)
+            if not case.gradient:
+                expected.append((value.detach(), None, None))
+                continue
+            grad_output = torch.randn(value.shape, generator=gen, dtype=torch.float64).to(value.dtype)
+            (grad,) = torch.autograd.grad(value, input_ref, grad_output)
+            expected.append((value.detach(), grad_output, grad))
+        _EXPECTED[key] = expected
+    return _EXPECTED[key]
+
+
 def _resolve(
     fn: Loss, oracle: Loss | None, name: str | None, params: Sequence[Mapping[str, Any]] | None = None
 ) -> tuple[LossSpec, Loss]:
     spec = get_spec(name or fn.__name__)
     if params is not None:
         spec = replace(spec, params=tuple(params))
-    reference = oracle or spec.oracle
-    if reference is None:
-        raise TypeError(f"torch has no {spec.name}: pass the reference as oracle=...")
-    return spec, reference
+    return spec, oracle or spec.oracle
 
 
 def _dtypes(spec: LossSpec) -> Sequence[torch.dtype]:
@@ -206,16 +269,17 @@ def _check_sane(
 
 def _check_close(
     spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], got: torch.Tensor, expected: torch.Tensor,
-    *, what: str, hint: str | None,
+    *, what: str, hint: Callable[[], str | None] | None,
 ) -> None:
-    """Fail unless ``got`` is within the dtype's tolerance of ``expected`` (NaN equal to NaN, inf to inf)."""
+    """Fail unless ``got`` is within the dtype's tolerance of ``expected`` (NaN equal to NaN, inf to inf); the hint
+    is worked out only then."""
     tolerances = spec.tolerances or TOLERANCES
     rtol, atol = tolerances.get(expected.dtype, tolerances[torch.float32])
     if torch.allclose(got.detach().double(), expected.detach().double(), rtol=rtol, atol=atol, equal_nan=True):
         return
     with _print_options():
         problem = f"{what}:\n    expected {expected.detach()!r} (torch)\n    got      {got.detach()!r}"
-    _fail(spec, case, kwargs, problem, hint)
+    _fail(spec, case, kwargs, problem, hint() if hint else None)
 
 
 def _compare_values(
@@ -223,13 +287,16 @@ def _compare_values(
     dtypes: Sequence[torch.dtype] | None = None,
 ) -> None:
     for case_dtype in dtypes or _dtypes(spec):
-        for case, kwargs in _runs(spec, purpose, case_dtype, reductions):
-            expected, _ = _call_oracle(oracle, case, kwargs)
-            got, _ = _call_student(fn, spec, case, kwargs)
-            _check_sane(spec, case, kwargs, got, expected, dtype=dtype)
-            params = {key: value for key, value in kwargs.items() if key != "reduction"}
-            hint = diagnose_value(got, expected, case.numel, kwargs.get("reduction", "mean"), params)
-            _check_close(spec, case, kwargs, got, expected, what="gives the wrong value", hint=hint)
+        runs = list(_runs(spec, purpose, case_dtype, reductions))
+        expected = _expected(oracle, spec, runs, (purpose, str(case_dtype), repr(reductions)), gradients=False)
+        outcomes = _student_outcomes(fn, spec, runs)
+        for (case, kwargs), (value, _, _), (outcome, _) in zip(runs, expected, outcomes, strict=True):
+            got = _result(spec, case, kwargs, outcome)
+            _check_sane(spec, case, kwargs, got, value, dtype=dtype)
+            params = {key: v for key, v in kwargs.items() if key != "reduction"}
+            _check_close(spec, case, kwargs, got, value, what="gives the wrong value",
+                         hint=lambda got=got, value=value, case=case, kwargs=kwargs, params=params: diagnose_value(
+                             got, value, case.numel, kwargs.get("reduction", "mean"), params))
 
 
 def _tangent(grad: torch.Tensor, kwargs: Mapping[str, Any]) -> torch.Tensor:
@@ -240,19 +307,17 @@ def _tangent(grad: torch.Tensor, kwargs: Mapping[str, Any]) -> torch.Tensor:
 def _compare_gradients(
     fn: Loss, spec: LossSpec, oracle: Loss, purpose: str, reductions: Sequence[str | None]
 ) -> None:
-    gen = torch.Generator().manual_seed(3)
     for dtype in _cases.FLOAT_DTYPES:
-        for case, kwargs in _runs(spec, purpose, dtype, reductions):
-            if not case.gradient:
-                continue
-            expected, input_ref = _call_oracle(oracle, case, kwargs, requires_grad=True)
-            grad_output = torch.randn(expected.shape, generator=gen, dtype=torch.float64).to(expected.dtype)
-            (expected_grad,) = torch.autograd.grad(expected, input_ref, grad_output)
-            got, input = _call_student(fn, spec, case, kwargs, requires_grad=True)
-            _check_sane(spec, case, kwargs, got, expected, dtype=False)
+        runs = [(case, kwargs) for case, kwargs in _runs(spec, purpose, dtype, reductions) if case.gradient]
+        expected = _expected(oracle, spec, runs, (purpose, str(dtype), repr(reductions)), gradients=True)
+        outcomes = _student_outcomes(fn, spec, runs, requires_grad=True, grad_outputs=[g for _, g, _ in expected])
+        for (case, kwargs), (value, grad_output, expected_grad), (outcome, args) in zip(
+                runs, expected, outcomes, strict=True):
+            got = _result(spec, case, kwargs, outcome)
+            _check_sane(spec, case, kwargs, got, value, dtype=False)
             got_grad = None
             if got.requires_grad:
-                (got_grad,) = torch.autograd.grad(got, input, grad_output.to(got.dtype), allow_unused=True)
+                (got_grad,) = torch.autograd.grad(got, args[0], grad_output.to(got.dtype), allow_unused=True)
             if got_grad is None:
                 _fail(spec, case, kwargs, "returns a result with no gradient with respect to "
                       f"{spec.args[0]}", diagnose_gradient(None, expected_grad))
@@ -260,7 +325,7 @@ def _compare_gradients(
                 got_grad, expected_grad = _tangent(got_grad, kwargs), _tangent(expected_grad, kwargs)
             _check_close(spec, case, kwargs, got_grad, expected_grad,
                          what=f"has the wrong gradient with respect to {spec.args[0]}",
-                         hint=diagnose_gradient(got_grad, expected_grad))
+                         hint=lambda g=got_grad, e=expected_grad: diagnose_gradient(g, e))
 
 
 # ---------------------------------------------------------------------------------------------------- checks
@@ -277,7 +342,7 @@ def check_values(
     Args:
         fn: The student's function (or loss module class); its ``__name__`` selects the spec unless ``name`` is
             given.
-        oracle: The torch reference, for a function torch does not have.
+        oracle: A reference to use instead of the registered one.
         name: The graded function's name, when ``fn.__name__`` differs.
         params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
             test cell can grade one option of a function.
@@ -298,7 +363,7 @@ def check_reductions(
 
     Args:
         fn: The student's function.
-        oracle: The torch reference, for a function torch does not have.
+        oracle: A reference to use instead of the registered one.
         name: The graded function's name, when ``fn.__name__`` differs.
         params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
             test cell can grade one option of a function.
@@ -324,7 +389,7 @@ def check_dtype_and_shape(
 
     Args:
         fn: The student's function.
-        oracle: The torch reference, for a function torch does not have.
+        oracle: A reference to use instead of the registered one.
         name: The graded function's name, when ``fn.__name__`` differs.
         params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
             test cell can grade one option of a function.
@@ -353,7 +418,7 @@ def check_gradient(
 
     Args:
         fn: The student's function.
-        oracle: The torch reference, for a function torch does not have.
+        oracle: A reference to use instead of the registered one.
         name: The graded function's name, when ``fn.__name__`` differs.
         params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
             test cell can grade one option of a function.
@@ -378,7 +443,7 @@ def check_extremes(
 
     Args:
         fn: The student's function.
-        oracle: The torch reference, for a function torch does not have.
+        oracle: A reference to use instead of the registered one.
         name: The graded function's name, when ``fn.__name__`` differs.
         params: Keyword-argument variants to try instead of the spec's (e.g. ``[{"weight": [...]}]``), so that one
             test cell can grade one option of a function.

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lossutils import references as ref
+
 __all__ = [
     "CLASSIFICATION_BUILTINS",
     "REDUCTIONS",
@@ -40,8 +42,8 @@ class LossSpec:
 
     Attributes:
         name: The function's name, as in ``torch.nn.functional`` (or ``torch.nn`` for a module class).
-        oracle: The torch reference with the same signature, or ``None`` when torch has none (the hidden test then
-            passes its own oracle). A class is called as ``oracle(**kwargs)(*args)``, like a loss module.
+        oracle: The torch reference with the same signature: a torch function or module class, or an adapter of
+            :mod:`lossutils.references`. A class is called as ``oracle(**kwargs)(*args)``, like a loss module.
         inputs: The kind of generated input, a key of :data:`lossutils.cases.KINDS`: ``"regression"`` (two float
             tensors), ``"labels"`` (two label tensors), ``"classes"`` (scores and class indices), ``"logits"``, ...
         args: The names of the positional arguments, for messages.
@@ -61,7 +63,7 @@ class LossSpec:
     """
 
     name: str
-    oracle: Callable[..., Any] | None
+    oracle: Callable[..., Any]
     inputs: str = "regression"
     args: tuple[str, ...] = ("input", "target")
     params: tuple[Mapping[str, Any], ...] = ({},)
@@ -77,31 +79,6 @@ class LossSpec:
 
 def _registry(*specs: LossSpec) -> Mapping[str, LossSpec]:
     return MappingProxyType({spec.name: spec for spec in specs})
-
-
-# ------------------------------------------------------------------------------------------------- references
-# Thin adapters where torch's signature differs from the graded one; every value still comes from torch.
-
-
-def _softmax(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return F.softmax(input, dim=dim)
-
-
-def _log_softmax(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return F.log_softmax(input, dim=dim)
-
-
-def _categorical_entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return torch.distributions.Categorical(probs=p.movedim(dim, -1)).entropy()
-
-
-def _vander(x: torch.Tensor, degree: int) -> torch.Tensor:
-    # torch.linalg.vander wants at least two columns; degree 0 keeps the first (x**0).
-    return torch.linalg.vander(x, N=max(degree + 1, 2))[..., : degree + 1]
-
-
-def _lstsq(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.lstsq(features, target.unsqueeze(-1)).solution.squeeze(-1)
 
 
 #: Torch's softmax family: the softmax exercises build them from exp, sum, max and logsumexp.
@@ -126,18 +103,18 @@ SPECS: Mapping[str, LossSpec] = _registry(
     # The Rolls-Royce example
     LossSpec("soft_margin_loss", F.soft_margin_loss, inputs="signs", forbidden=CLASSIFICATION_BUILTINS,
              chapter=_ROLLS_ROYCE),
-    LossSpec("correction_step", None, inputs="linear_models", args=("weight", "features", "target"),
+    LossSpec("correction_step", ref.correction_step, inputs="linear_models", args=("weight", "features", "target"),
              params=({}, {"lr": 0.5}), reductions=(), differentiable=False, forbidden=CLASSIFICATION_BUILTINS,
              chapter=_ROLLS_ROYCE),
     # Fitting
-    LossSpec("polynomial_features", _vander, inputs="points", args=("x",),
+    LossSpec("polynomial_features", ref.vander, inputs="points", args=("x",),
              params=({"degree": 0}, {"degree": 2}, {"degree": 7}), reductions=(),
              forbidden=frozenset({"linalg_vander", "vander"}), chapter=_FITTING),
-    LossSpec("least_squares", _lstsq, inputs="designs", args=("features", "target"), reductions=(),
+    LossSpec("least_squares", ref.lstsq, inputs="designs", args=("features", "target"), reductions=(),
              tolerances={torch.float32: (1e-4, 1e-5), torch.float64: (1e-7, 1e-10)},
              forbidden=frozenset({"linalg_lstsq", "lstsq", "linalg_pinv", "pinverse"}), chapter=_FITTING),
     # The loss family
-    LossSpec("zero_one_loss", None, inputs="labels", differentiable=False, forbidden=REGRESSION_BUILTINS,
+    LossSpec("zero_one_loss", ref.zero_one_loss, inputs="labels", differentiable=False, forbidden=REGRESSION_BUILTINS,
              chapter=_FAMILY),
     LossSpec("mse_loss", F.mse_loss, forbidden=REGRESSION_BUILTINS, chapter=_FAMILY),
     LossSpec("l1_loss", F.l1_loss, forbidden=REGRESSION_BUILTINS, chapter=_FAMILY),
@@ -146,14 +123,14 @@ SPECS: Mapping[str, LossSpec] = _registry(
     LossSpec("huber_loss", F.huber_loss, params=({}, {"delta": 0.5}, {"delta": 2.0}),
              forbidden=REGRESSION_BUILTINS, chapter=_FAMILY),
     # From entropy to softmax loss
-    LossSpec("entropy", _categorical_entropy, inputs="probabilities", args=("p",), params=({}, {"dim": 0}),
+    LossSpec("entropy", ref.categorical_entropy, inputs="probabilities", args=("p",), params=({}, {"dim": 0}),
              reductions=(), passes=("dim",), tangent_gradient=True,
              forbidden=frozenset({"special_entr", "torch.distributions.Categorical.entropy",
                                   "torch.distributions.OneHotCategorical.entropy"}),
              chapter=_ENTROPY),
-    LossSpec("softmax", _softmax, inputs="logits", args=("input",), params=({}, {"dim": 0}), reductions=(),
+    LossSpec("softmax", ref.softmax, inputs="logits", args=("input",), params=({}, {"dim": 0}), reductions=(),
              passes=("dim",), forbidden=SOFTMAX_BUILTINS, chapter=_ENTROPY),
-    LossSpec("log_softmax", _log_softmax, inputs="logits", args=("input",), params=({}, {"dim": 0}),
+    LossSpec("log_softmax", ref.log_softmax, inputs="logits", args=("input",), params=({}, {"dim": 0}),
              reductions=(), passes=("dim",), forbidden=SOFTMAX_BUILTINS, chapter=_ENTROPY),
     LossSpec("nll_loss", F.nll_loss, inputs="classes", options={"log_probs": True},
              forbidden=CLASSIFICATION_BUILTINS | SOFTMAX_BUILTINS, chapter=_ENTROPY),

@@ -56,6 +56,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (course_dir / "submitted" / "g-missing" / ASSIGNMENT).mkdir(parents=True)
     submit(course_dir, "h-solution-again", released, with_solutions(released))
     submit(course_dir, "i-warns", released, with_solutions(released, {"mse_loss": WARNS}))
+    submit(course_dir, "j-regraded", released, with_solutions(released))
     return course_dir
 
 
@@ -76,7 +77,7 @@ def function_scores(row: dict[str, str]) -> dict[str, float]:
 def test_every_submission_gets_a_row_even_when_it_could_not_be_graded(graded: dict) -> None:
     assert sorted(graded["rows"]) == [
         "a-solution", "b-stub", "c-builtin", "d-dead-kernel", "e-not-json", "f-loop", "g-missing",
-        "h-solution-again", "i-warns",
+        "h-solution-again", "i-warns", "j-regraded",
     ]
 
 
@@ -117,10 +118,7 @@ def test_an_infinite_loop_is_interrupted_and_loses_only_its_function(graded: dic
     assert scores == {f: p for f, p in points_per_function(ASSIGNMENT).items() if f != "mse_loss"}
 
 
-@pytest.mark.parametrize(
-    ("student", "status"),
-    [("d-dead-kernel", "kernel died"), ("e-not-json", "invalid notebook"), ("g-missing", "missing notebook")],
-)
+@pytest.mark.parametrize(("student", "status"), [("e-not-json", "invalid notebook"), ("g-missing", "missing notebook")])
 def test_a_broken_submission_gets_a_clear_status_and_a_recorded_zero(graded: dict, student: str, status: str) -> None:
     row = graded["rows"][student]
     assert row["status"] == status
@@ -130,9 +128,22 @@ def test_a_broken_submission_gets_a_clear_status_and_a_recorded_zero(graded: dic
     assert status in line
 
 
+def test_a_dead_process_keeps_what_finished_and_scores_0_on_the_rest(graded: dict) -> None:
+    """l1_loss ends the student's process: the cells before it keep their points, l1_loss and every function after
+    it score 0, and the status says why."""
+    row = graded["rows"]["d-dead-kernel"]
+    assert row["status"] == "kernel died"
+    scores, points = function_scores(row), points_per_function(ASSIGNMENT)
+    before, after = ("zero_one_loss", "mse_loss"), ("l1_loss", "smooth_l1_loss", "huber_loss")
+    assert {f: scores[f] for f in before} == {f: points[f] for f in before}
+    assert {f: scores[f] for f in after} == dict.fromkeys(after, 0.0)
+    line = next(out for out in graded["grade"].stdout.splitlines() if out.startswith("d-dead-kernel"))
+    assert "kernel died" in line
+
+
 def test_the_grade_command_reports_the_failures_in_its_exit_status(graded: dict) -> None:
     assert graded["grade"].returncode == 1
-    assert "9 submissions: 6 graded, 3 failed" in graded["grade"].stdout
+    assert "10 submissions: 7 graded, 3 failed" in graded["grade"].stdout
 
 
 def test_a_failed_submission_gets_feedback_saying_why(course: Path, graded: dict) -> None:
@@ -168,3 +179,38 @@ def test_plain_nbgrader_commands_work_in_the_course_directory(course: Path, grad
     )
     assert result.returncode == 0, result.stderr
     assert "a-solution" in result.stdout + result.stderr
+
+
+def test_a_regrade_that_fails_replaces_the_earlier_grading(course: Path, graded: dict) -> None:
+    """j-regraded was graded in full; its notebook then breaks: the new grading leaves no trace of the old one."""
+    assert list((course / "feedback" / "j-regraded" / ASSIGNMENT).glob("*.html")), "graded once with feedback"
+    (released,) = (course / "release" / ASSIGNMENT).glob("*.ipynb")
+    submit(course, "j-regraded", released, "not a notebook")
+    autograder("grade", ASSIGNMENT, "--course-dir", str(course), "--student", "j-regraded")
+    output = course / "regraded.csv"
+    autograder("export", "--course-dir", str(course), "--output", str(output))
+    with output.open() as handle:
+        row = next(r for r in csv.DictReader(handle) if r["student"] == "j-regraded")
+    assert (row["status"], float(row["score"])) == ("invalid notebook", 0.0)
+    feedback = sorted(p.name for p in (course / "feedback" / "j-regraded" / ASSIGNMENT).iterdir())
+    assert feedback == ["grading-status.txt"], "the old feedback, with the old score, is gone"
+    assert not (course / "autograded" / "j-regraded" / ASSIGNMENT).exists()
+
+
+def test_plain_nbgrader_autograde_uses_the_same_engine_and_gives_the_same_scores(course: Path, graded: dict) -> None:
+    """The course's nbgrader_config.py sets the engine: a plain `nbgrader autograde` scores the submission that
+    warns (and prints to stderr) exactly as `grade` did."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    for student in ("i-warns", "c-builtin"):
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student, "--force"],
+            cwd=course, capture_output=True, text=True, env=env,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    output = course / "plain.csv"
+    autograder("export", "--course-dir", str(course), "--output", str(output))
+    with output.open() as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    for student in ("i-warns", "c-builtin"):
+        assert function_scores(rows[student]) == function_scores(graded["rows"][student])

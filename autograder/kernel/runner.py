@@ -1,0 +1,361 @@
+"""The student's process: runs the notebook's cells and answers the trusted side's calls, until the socket closes.
+
+One namespace holds what the cells define, as in a Jupyter kernel. Requests (frames of :mod:`kernel.protocol`):
+
+- ``{"op": "exec", "source": CODE, "output_limit": BYTES}``: run a cell; reply its outputs in nbformat's shape
+  (``stream``, ``execute_result``, ``display_data``) and its error, if any;
+- ``{"op": "describe", "name": NAME}``: what the namespace holds under ``NAME``: ``function``, ``class``,
+  ``other`` or ``missing``;
+- ``{"op": "call", "name": NAME | "handle": H, "args": [...], "kwargs": {...}, "forbidden": [...], "objects": {...}}``:
+  call a graded name (or an object made earlier) on decoded arguments under the built-in detector; a tensor that
+  comes with ``requires_grad`` is a leaf, and a result that requires grad keeps its graph under a ``graph`` id for
+  ``backward``. ``objects`` are modules and optimizers rebuilt from plain data (a training step's arguments); the
+  reply sends their parameters and gradients back;
+- ``{"op": "construct", ...}``: like ``call`` on a class, keeping the instance under a ``handle``;
+- ``{"op": "backward", "graph": G, "grad_output": TENSOR}``: the gradients of a kept graph's leaves;
+- ``{"op": "release"}``: forget every kept graph and instance.
+
+Every reply is ``{"op": "result", ...}`` with ``error`` (``{"ename", "evalue", "traceback"}``) when the student's
+code raised, ``builtin`` when it called a forbidden torch built-in, and ``limit`` when it ran into a resource limit.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+import torch
+
+from . import protocol
+
+try:  # inside the sandbox the detector is a standalone module
+    import lossutils_builtins as _detector
+except ImportError:  # pragma: no cover - the same file, in the project
+    from lossutils import builtins as _detector
+
+__all__ = ["serve"]
+
+_CELL = "<cell>"
+_MAGIC = re.compile(r"^\s*(%%?|!)")
+#: torch.nn classes a module or loss may be rebuilt from (a training step's model and loss).
+_MODULES = frozenset({"Linear", "Sequential", "Tanh", "ReLU", "Sigmoid", "Identity", "Flatten", "CrossEntropyLoss",
+                      "MSELoss", "L1Loss", "BCEWithLogitsLoss", "NLLLoss"})
+_OPTIMIZERS = frozenset({"SGD"})
+_FLOAT_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_MEMORY_ERRORS = ("can't allocate memory", "Cannot allocate memory", "not enough memory", "std::bad_alloc")
+
+
+class _Capture:
+    """A text stream that keeps at most ``limit`` characters across the cell's streams, in order."""
+
+    def __init__(self, name: str, outputs: list[dict[str, Any]], budget: list[int]) -> None:
+        self.name, self.outputs, self.budget = name, outputs, budget
+        self.overflow = False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            text = str(text)
+        kept = text[: max(self.budget[0], 0)]
+        self.budget[0] -= len(text)
+        if len(kept) < len(text):
+            self.overflow = True
+        if kept:
+            last = self.outputs[-1] if self.outputs else None
+            if last and last["output_type"] == "stream" and last["name"] == self.name:
+                last["text"] += kept
+            else:
+                self.outputs.append({"output_type": "stream", "name": self.name, "text": kept})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.namespace["display"] = self._display
+        self.graphs: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
+        self.instances: dict[int, Any] = {}
+        self.counter = 0
+        self.outputs: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------------------------------------ cells
+
+    def _display(self, *values: Any) -> None:
+        for value in values:
+            self.outputs.append({"output_type": "display_data", "data": {"text/plain": repr(value)[:10000]},
+                                 "metadata": {}})
+
+    @staticmethod
+    def _without_magics(source: str) -> str:
+        """IPython magics and shell escapes are not Python: they become ``pass`` (the grader runs no shell)."""
+        lines = source.splitlines()
+        if lines and lines[0].lstrip().startswith("%%"):
+            return "pass"
+        return "\n".join(re.sub(r"^(\s*).*$", r"\1pass", line) if _MAGIC.match(line) else line for line in lines)
+
+    def exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        source = self._without_magics(str(request.get("source", "")))
+        limit = int(request.get("output_limit", 1 << 20))
+        self.outputs = []
+        reply: dict[str, Any] = {"op": "result"}
+        with self._captured(limit) as streams:
+            try:
+                tree = ast.parse(source, _CELL)
+                last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+                exec(compile(tree, _CELL, "exec"), self.namespace)  # noqa: S102 - running the student's cell
+                if last is not None:
+                    value = eval(compile(ast.Expression(last.value), _CELL, "eval"), self.namespace)  # noqa: S307
+                    if value is not None:
+                        self.outputs.append({"output_type": "execute_result", "data": {"text/plain": repr(value)},
+                                             "metadata": {}, "execution_count": None})
+            except BaseException as err:  # noqa: BLE001 - a cell may raise anything, SystemExit included
+                reply.update(self._error(err))
+        reply["outputs"] = self.outputs
+        if any(stream.overflow for stream in streams):
+            reply["limit"] = "output limit"
+        return reply
+
+    def _captured(self, limit: int):
+        session = self
+
+        class _Redirect:
+            def __enter__(self) -> tuple[_Capture, _Capture]:
+                budget = [limit]
+                self.saved = sys.stdout, sys.stderr
+                self.streams = (_Capture("stdout", session.outputs, budget),
+                                _Capture("stderr", session.outputs, budget))
+                sys.stdout, sys.stderr = self.streams
+                return self.streams
+
+            def __exit__(self, *exc: object) -> None:
+                sys.stdout, sys.stderr = self.saved
+
+        return _Redirect()
+
+    @staticmethod
+    def _error(err: BaseException) -> dict[str, Any]:
+        frames = traceback.extract_tb(err.__traceback__)
+        ours = [f for f in frames if f.filename == _CELL]
+        lines = [f"  cell line {f.lineno}" + (f": {f.line}" if f.line else "") for f in ours]
+        evalue = str(err)[:4000]
+        reply: dict[str, Any] = {"error": {"ename": type(err).__name__, "evalue": evalue,
+                                           "traceback": [*lines, f"{type(err).__name__}: {evalue}"]}}
+        if isinstance(err, MemoryError) or any(text in evalue for text in _MEMORY_ERRORS):
+            reply["limit"] = "memory limit"
+        return reply
+
+    # ------------------------------------------------------------------------------------------------ calls
+
+    def describe(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = str(request.get("name", ""))
+        if name not in self.namespace:
+            return {"op": "result", "kind": "missing"}
+        value = self.namespace[name]
+        kind = "class" if isinstance(value, type) else "function" if callable(value) else "other"
+        return {"op": "result", "kind": kind, "type": type(value).__name__}
+
+    def _objects(self, specs: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Rebuild the modules and optimizers a training step is called with."""
+        objects: dict[str, Any] = {}
+        for key, spec in specs.items():
+            if "module" in spec:
+                module = _build_module(spec["module"])
+                with torch.no_grad():
+                    for name, value in protocol.decode(spec.get("state", {"$dict": {}}), tensors).items():
+                        module.get_parameter(name).copy_(value)
+                    for name, value in protocol.decode(spec.get("grads", {"$dict": {}}), tensors).items():
+                        module.get_parameter(name).grad = None if value is None else value.detach().clone()
+                objects[key] = module
+            else:
+                kind = str(spec.get("optimizer"))
+                if kind not in _OPTIMIZERS:
+                    raise ValueError(f"unknown optimizer {kind}")
+                defaults = protocol.decode(spec.get("defaults", {"$dict": {}}), tensors)
+                objects[key] = getattr(torch.optim, kind)(objects[spec["params_of"]].parameters(), **defaults)
+        return objects
+
+    def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any], forbidden: Any, *, as_class: bool
+                ) -> Any:
+        """Call ``target`` under the detector: a class is made with ``kwargs`` and called with ``args``."""
+        if target is None:
+            raise NameError("the graded name is not defined")
+        if as_class:
+            return _detector.call_recording_torch(lambda: target(**kwargs)(*args), forbidden=forbidden)[0]
+        return _detector.call_recording_torch(target, *args, forbidden=forbidden, **kwargs)[0]
+
+    def _one(self, target: Any, item: dict[str, Any], tensors: dict[str, torch.Tensor], forbidden: Any,
+             out: dict[str, torch.Tensor], *, as_class: bool = False, construct: bool = False,
+             objects: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One call: its reply, with the gradients of its leaves when it comes with a ``grad_output``."""
+        objects = objects or {}
+        args = _resolve(protocol.decode(item.get("args", {"$list": []}), tensors), objects)
+        kwargs = _resolve(protocol.decode(item.get("kwargs", {"$dict": {}}), tensors), objects)
+        leaves = {key: tensors[key] for key in _tensor_keys([item.get("args"), item.get("kwargs")])
+                  if tensors[key].requires_grad}
+        reply: dict[str, Any] = {}
+        try:
+            result = self._invoke(target, args, kwargs, forbidden, as_class=as_class) if not construct else \
+                _detector.call_recording_torch(target, *args, forbidden=forbidden, **kwargs)[0]
+        except _detector.BuiltinCalled as err:
+            return {"builtin": err.name}
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001 - the student's code may raise anything
+            return self._error(err)
+        self.counter += 1
+        if construct:
+            self.instances[self.counter] = result
+            return {"handle": self.counter}
+        if isinstance(result, torch.Tensor) and result.requires_grad and leaves:
+            self.graphs[self.counter] = (result, leaves)
+            reply["graph"] = self.counter
+            if item.get("grad_output") is not None:
+                try:
+                    grads = torch.autograd.grad(result, list(leaves.values()),
+                                                protocol.decode(item["grad_output"], tensors), allow_unused=True,
+                                                retain_graph=True)
+                    reply["grads"] = {key: protocol.encode(g, out) for key, g in zip(leaves, grads, strict=True)}
+                except Exception:  # noqa: BLE001 - the trusted side asks again through backward, and sees the error
+                    pass
+        reply["value"] = protocol.encode(result, out)
+        if objects:
+            modules = {key: obj for key, obj in objects.items() if isinstance(obj, torch.nn.Module)}
+            reply["objects"] = {
+                key: {"state": protocol.encode({n: p.detach() for n, p in m.named_parameters()}, out),
+                      "grads": protocol.encode({n: p.grad for n, p in m.named_parameters()}, out)}
+                for key, m in modules.items()
+            }
+        return reply
+
+    def call(self, request: dict[str, Any], tensors: dict[str, torch.Tensor], *, construct: bool = False
+             ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """``call``, ``construct`` and ``batch`` (a list of ``calls`` to one graded name, each with its own
+        ``args``, ``kwargs`` and ``grad_output``)."""
+        target = self.instances.get(int(request["handle"])) if "handle" in request \
+            else self.namespace.get(str(request.get("name")))
+        forbidden = request.get("forbidden", ())
+        out: dict[str, torch.Tensor] = {}
+        default_dtype = torch.get_default_dtype()
+        self.outputs = []
+        with self._captured(1 << 16):
+            try:
+                torch.set_default_dtype(_FLOAT_DTYPES.get(str(request.get("default_dtype")), default_dtype))
+                if "calls" in request:
+                    replies = [self._one(target, item, tensors, forbidden, out, as_class=bool(request.get("class")))
+                               for item in request["calls"]]
+                    return {"op": "result", "replies": replies}, out
+                objects = self._objects(request.get("objects") or {}, tensors)
+                reply = self._one(target, request, tensors, forbidden, out, construct=construct, objects=objects)
+                return {"op": "result", **reply}, out
+            finally:
+                torch.set_default_dtype(default_dtype)
+
+    def backward(self, request: dict[str, Any], tensors: dict[str, torch.Tensor]
+                 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        result, leaves = self.graphs[int(request["graph"])]
+        grad_output = protocol.decode(request["grad_output"], tensors)
+        out: dict[str, torch.Tensor] = {}
+        try:
+            grads = torch.autograd.grad(result, list(leaves.values()), grad_output, allow_unused=True,
+                                        retain_graph=True)
+        except BaseException as err:  # noqa: BLE001 - a custom autograd.Function of the student's may raise
+            return {"op": "result", **self._error(err)}, out
+        encoded = {key: protocol.encode(grad, out) for key, grad in zip(leaves, grads, strict=True)}
+        return {"op": "result", "grads": encoded}, out
+
+
+def _tensor_keys(data: Any) -> list[str]:
+    """The keys of the tensors an encoded value refers to, in order."""
+    if isinstance(data, dict):
+        if "$tensor" in data:
+            return [str(data["$tensor"])]
+        return [key for value in data.values() for key in _tensor_keys(value)]
+    if isinstance(data, list):
+        return [key for value in data for key in _tensor_keys(value)]
+    return []
+
+
+def _resolve(value: Any, objects: dict[str, Any]) -> Any:
+    """Replace ``{"$ref": KEY}`` markers by the rebuilt objects."""
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            return objects[value["$ref"]]
+        return {k: _resolve(v, objects) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, objects) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, objects) for v in value)
+    return value
+
+
+def _build_module(spec: dict[str, Any]) -> torch.nn.Module:
+    kind = str(spec.get("type"))
+    if kind not in _MODULES:
+        raise ValueError(f"cannot rebuild a {kind}")
+    if kind == "Sequential":
+        return torch.nn.Sequential(*(_build_module(child) for child in spec.get("children", [])))
+    return getattr(torch.nn, kind)(**spec.get("kwargs", {}))
+
+
+def _send_uninterrupted(sock: socket.socket, reply: dict[str, Any], out: dict[str, torch.Tensor]) -> None:
+    """Send a reply whole: an interrupt that arrives meanwhile waits until it is sent (a half-sent frame would end
+    the conversation)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        protocol.send(sock, reply, out)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer requests on ``sock`` until it closes."""
+    session = _Session()
+    while True:
+        try:
+            request, tensors = protocol.recv(sock)
+        except KeyboardInterrupt:  # an interrupt that came after its cell had finished: nothing to stop
+            continue
+        except (EOFError, OSError):
+            return
+        op = request.get("op")
+        out: dict[str, torch.Tensor] = {}
+        try:
+            if op == "exec":
+                reply = session.exec(request)
+            elif op == "describe":
+                reply = session.describe(request)
+            elif op in ("call", "construct", "batch"):
+                reply, out = session.call(request, tensors, construct=op == "construct")
+            elif op == "backward":
+                reply, out = session.backward(request, tensors)
+            elif op == "release":
+                session.graphs.clear()
+                session.instances.clear()
+                reply = {"op": "result"}
+            else:
+                reply = {"op": "result", "error": {"ename": "ProtocolError", "evalue": f"unknown op {op!r}",
+                                                   "traceback": []}}
+        except KeyboardInterrupt as err:
+            reply, out = {"op": "result", **session._error(err)}, {}
+        except BaseException as err:  # noqa: BLE001 - a malformed request or the student's object misbehaving
+            reply, out = {"op": "result", **session._error(err)}, {}
+        try:
+            _send_uninterrupted(sock, reply, out)
+        except KeyboardInterrupt:  # the interrupt held back while sending: its cell is over
+            pass
+        except (OSError, ValueError, TypeError):
+            try:
+                protocol.send(sock, {"op": "result", "error": {"ename": "ProtocolError", "evalue":
+                                                                "the result could not be sent", "traceback": []}})
+            except OSError:
+                return
