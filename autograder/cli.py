@@ -15,7 +15,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from autograder.course import CELL_TIMEOUT, CourseError, assignment_names
+from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, CourseError, assignment_names
 from autograder.export import export_grades
 from autograder.grading import grade_assignment
 from autograder.release import release, student_pages
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="grade only this student (repeatable)")
     p.add_argument("--timeout", type=_positive_int, default=CELL_TIMEOUT, metavar="SECONDS",
                    help=f"interrupt a cell after this many seconds; it scores 0 (default: {CELL_TIMEOUT})")
+    p.add_argument("--submission-timeout", type=_positive_int, default=SUBMISSION_TIMEOUT, metavar="SECONDS",
+                   help="stop a notebook after this many seconds in all; the cells it did not reach score 0 "
+                        f"(default: {SUBMISSION_TIMEOUT})")
     for limit in fields(Limits):
         p.add_argument(f"--{limit.name.replace('_', '-')}", type=_positive_int, default=limit.default,
                        metavar="N", help=f"sandbox limit (default: {limit.default})")
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
             outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
                                         limits=limits, isolate=not args.no_sandbox,
+                                        submission_timeout=args.submission_timeout,
                                         on_outcome=lambda o: print(o.line(), flush=True))
             failed = [o for o in outcomes if not o.ok]
             print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")

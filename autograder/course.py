@@ -23,6 +23,7 @@ import jupytext
 __all__ = [
     "ASSIGNMENTS_DIR",
     "CELL_TIMEOUT",
+    "SUBMISSION_TIMEOUT",
     "Course",
     "CourseError",
     "assignment_names",
@@ -35,6 +36,8 @@ _CONFIG_HEADER = NBGRADER_CONFIG.read_text().splitlines()[0]
 
 #: Seconds a single cell may run before it is interrupted (a loop that never ends scores 0 on that cell).
 CELL_TIMEOUT = 30
+#: Seconds a whole notebook may run (the cells it does not reach score 0).
+SUBMISSION_TIMEOUT = 600
 
 
 class CourseError(Exception):

@@ -23,6 +23,7 @@ import atexit
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -36,7 +37,7 @@ from autograder.proxies import CellTimeout, Kernel, KernelLost, class_proxy, fun
 from autograder.sandbox import Limits, Sandbox
 from autograder.status import Status
 
-__all__ = ["REPORTS", "Report", "SandboxedExecute", "run_notebook", "sandbox_for", "split_hidden"]
+__all__ = ["REPORTS", "Report", "SandboxedExecute", "run_notebook", "sandbox_for", "split_hidden", "warm_up"]
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*$\n?", re.M | re.S)
 _TIMEOUT_ENAME = "CellTimeoutError"  # nbgrader's name for it
@@ -138,8 +139,10 @@ def _from_sandbox(output: dict[str, Any]) -> NotebookNode:
 class _Run:
     """One notebook through one child of the sandbox."""
 
-    def __init__(self, nb: NotebookNode, kernel: Kernel, timeout: float, output_limit: int) -> None:
+    def __init__(self, nb: NotebookNode, kernel: Kernel, timeout: float, output_limit: int,
+                 submission_timeout: float) -> None:
         self.nb, self.kernel, self.timeout, self.output_limit = nb, kernel, timeout, output_limit
+        self.end = time.monotonic() + submission_timeout
         self.graded = [_meta(c)["grade_id"] for c in nb.cells if _meta(c).get("solution") and _meta(c).get("grade_id")]
         self.hidden_ns: dict[str, Any] = {"__name__": "__hidden_tests__", "torch": torch,
                                           "F": torch.nn.functional, "nn": torch.nn}
@@ -160,7 +163,11 @@ class _Run:
                 cell.outputs.append(_error(_NOT_RUN_ENAME, "not run: the notebook's process had ended "
                                            f"({self.kernel.lost.reason})"))
                 continue
-            self.kernel.deadline = time.monotonic() + self.timeout
+            if time.monotonic() >= self.end:
+                self.kernel.lost = KernelLost("time limit", "the notebook ran longer than its time in all")
+                cell.outputs.append(_error(_NOT_RUN_ENAME, "not run: the notebook ran out of time"))
+                continue
+            self.kernel.deadline = min(time.monotonic() + self.timeout, self.end)
             test = _is_test_cell(cell)
             parts = split_hidden(cell.source) if test else [(False, cell.source)]
             try:
@@ -231,13 +238,22 @@ class _Run:
         return True
 
 
-def run_notebook(nb: NotebookNode, sandbox: Sandbox, *, timeout: float, output_limit: int) -> Report:
+def run_notebook(nb: NotebookNode, sandbox: Sandbox, *, timeout: float, output_limit: int,
+                 submission_timeout: float = float("inf")) -> Report:
     """Run every code cell of ``nb`` (in place: outputs and execution counts) in a fresh child of ``sandbox``,
-    with the hidden tests on this side; return what happened."""
+    with the hidden tests on this side; return what happened.
+
+    Args:
+        nb: The notebook, its hidden tests restored.
+        sandbox: The warm sandbox to fork the student's process from.
+        timeout: Seconds a cell may run (interrupted after, and 0 points).
+        output_limit: Characters of output kept per cell.
+        submission_timeout: Seconds the whole notebook may run; the cells not reached score 0.
+    """
     start = time.monotonic()
     child = sandbox.spawn()
     kernel = Kernel(child)
-    run = _Run(nb, kernel, timeout, output_limit)
+    run = _Run(nb, kernel, timeout, output_limit, submission_timeout)
     try:
         report = run.run()
     finally:
@@ -259,10 +275,20 @@ def run_notebook(nb: NotebookNode, sandbox: Sandbox, *, timeout: float, output_l
     return report
 
 
+def warm_up(source: Path, sandbox: Sandbox, *, timeout: float, output_limit: int) -> float:
+    """Grade the instructor's version of a notebook once, for nothing: the checks' references are computed and
+    cached, and every code path is warm before the first student's submission. Returns the seconds it took."""
+    start = time.monotonic()
+    run_notebook(nbformat.read(source, as_version=4), sandbox, timeout=timeout, output_limit=output_limit)
+    return time.monotonic() - start
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """nbgrader's ``Execute`` step, with the student's code in the sandbox and the hidden tests outside it."""
 
     timeout = Integer(30, help="Seconds a cell may run before it is interrupted and scores 0.").tag(config=True)
+    submission_timeout = Integer(600, help="Seconds a whole notebook may run; the cells it did not reach score 0."
+                                 ).tag(config=True)
     isolate = Bool(True, help="Run the student's code in bubblewrap; False runs it in a plain process (no "
                               "network, filesystem or process isolation: only the resource limits).").tag(config=True)
     memory_mb = Integer(Limits.memory_mb, help="Memory of the student's process, in MiB.").tag(config=True)
@@ -279,7 +305,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
         sandbox = sandbox_for(self.limits(), self.isolate)
-        report = run_notebook(nb, sandbox, timeout=self.timeout, output_limit=self.output_kb * 1024)
+        report = run_notebook(nb, sandbox, timeout=self.timeout, output_limit=self.output_kb * 1024,
+                              submission_timeout=self.submission_timeout)
         info = resources.get("nbgrader", {})
         key = (str(info.get("student", "")), str(info.get("assignment", "")), str(info.get("notebook", "")))
         REPORTS[key] = report

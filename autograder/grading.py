@@ -28,12 +28,14 @@ import nbformat
 from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import engine
-from autograder.course import CELL_TIMEOUT, Course, CourseError
+from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError
 from autograder.sandbox import Limits
 from autograder.status import Status
 
@@ -99,6 +101,18 @@ class _Stop:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_write_ahead(connection: Any, record: Any) -> None:
+    """SQLite gradebooks in write-ahead mode with ``synchronous=NORMAL``: nbgrader commits once per grade cell,
+    and a commit that waits for the disk each time costs more than grading the cell. A crash of the grader still
+    leaves the gradebook consistent; only the last commits can be lost to a power cut."""
+    if type(connection).__module__.startswith("sqlite3"):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
 
 def _api(course: Course, settings: dict[str, Any]) -> NbGraderAPI:
@@ -191,7 +205,8 @@ def _grade_student(api: NbGraderAPI, course: Course, assignment: str, student: s
 
 def grade_assignment(
     course_dir: Path, assignment: str, students: list[str] | None = None, cell_timeout: int = CELL_TIMEOUT, *,
-    limits: Limits | None = None, isolate: bool = True, on_outcome: Callable[[Outcome], None] | None = None,
+    limits: Limits | None = None, isolate: bool = True, submission_timeout: int = SUBMISSION_TIMEOUT,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Grade every submission of ``assignment`` (or only ``students``), recording each outcome.
 
@@ -203,6 +218,7 @@ def grade_assignment(
         assignment: The assignment's name.
         students: Only these students (default: every submission).
         cell_timeout: Seconds per cell.
+        submission_timeout: Seconds per notebook in all; the cells it does not reach score 0.
         limits: The sandbox's resource limits (default: :class:`autograder.sandbox.Limits`).
         isolate: Run the student's code in bubblewrap (``False``: ``--no-sandbox``).
         on_outcome: Called with each outcome as soon as it is recorded.
@@ -222,8 +238,12 @@ def grade_assignment(
     if not found:
         raise CourseError(f"no submissions found under {course.root}/submitted/*/{assignment}/")
     limits = limits or Limits()
-    settings = {"timeout": cell_timeout, "isolate": isolate, **asdict(limits)}
-    engine.sandbox_for(limits, isolate)  # start the sandbox before the first submission: a missing tool stops here
+    settings = {"timeout": cell_timeout, "submission_timeout": submission_timeout, "isolate": isolate,
+                **asdict(limits)}
+    sandbox = engine.sandbox_for(limits, isolate)  # started before the first submission: a missing tool stops here
+    for name in notebooks:
+        engine.warm_up(course.source(assignment) / name, sandbox, timeout=cell_timeout,
+                       output_limit=limits.output_kb * 1024)
     api = _api(course, settings)
     outcomes: list[Outcome] = []
     stop = _Stop()

@@ -184,38 +184,42 @@ class _Session:
                 objects[key] = getattr(torch.optim, kind)(objects[spec["params_of"]].parameters(), **defaults)
         return objects
 
-    def _invoke(self, target: Any, args: list[Any], kwargs: dict[str, Any], forbidden: Any, *, as_class: bool
-                ) -> Any:
-        """Call ``target`` under the detector: a class is made with ``kwargs`` and called with ``args``."""
-        if target is None:
-            raise NameError("the graded name is not defined")
-        if as_class:
-            return _detector.call_recording_torch(lambda: target(**kwargs)(*args), forbidden=forbidden)[0]
-        return _detector.call_recording_torch(target, *args, forbidden=forbidden, **kwargs)[0]
-
-    def _one(self, target: Any, item: dict[str, Any], tensors: dict[str, torch.Tensor], forbidden: Any,
-             out: dict[str, torch.Tensor], *, as_class: bool = False, construct: bool = False,
-             objects: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One call: its reply, with the gradients of its leaves when it comes with a ``grad_output``."""
-        objects = objects or {}
+    @staticmethod
+    def _decode(item: dict[str, Any], tensors: dict[str, torch.Tensor], objects: dict[str, Any]
+                ) -> tuple[list[Any], dict[str, Any], dict[str, torch.Tensor]]:
+        """A call's arguments, and its leaves: the tensors that came with ``requires_grad``."""
         args = _resolve(protocol.decode(item.get("args", {"$list": []}), tensors), objects)
         kwargs = _resolve(protocol.decode(item.get("kwargs", {"$dict": {}}), tensors), objects)
         leaves = {key: tensors[key] for key in _tensor_keys([item.get("args"), item.get("kwargs")])
                   if tensors[key].requires_grad}
-        reply: dict[str, Any] = {}
-        try:
-            result = self._invoke(target, args, kwargs, forbidden, as_class=as_class) if not construct else \
-                _detector.call_recording_torch(target, *args, forbidden=forbidden, **kwargs)[0]
-        except _detector.BuiltinCalled as err:
-            return {"builtin": err.name}
-        except KeyboardInterrupt:
-            raise
-        except BaseException as err:  # noqa: BLE001 - the student's code may raise anything
-            return self._error(err)
+        return args, kwargs, leaves
+
+    @staticmethod
+    def _run(target: Any, calls: list[tuple[list[Any], dict[str, Any]]], as_class: bool) -> list[Any]:
+        """Make every call; each outcome is ``(True, result)`` or ``(False, the exception)``. A class is made with
+        the keyword arguments and called with the positional ones, as torch's loss modules are used."""
+        if target is None:
+            raise NameError("the graded name is not defined")
+        outcomes: list[Any] = []
+        for args, kwargs in calls:
+            try:
+                outcomes.append((True, target(**kwargs)(*args) if as_class else target(*args, **kwargs)))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:  # noqa: BLE001 - the student's code may raise anything
+                outcomes.append((False, err))
+        return outcomes
+
+    def _finish(self, outcome: tuple[bool, Any], leaves: dict[str, torch.Tensor], item: dict[str, Any],
+                tensors: dict[str, torch.Tensor], out: dict[str, torch.Tensor], objects: dict[str, Any]
+                ) -> dict[str, Any]:
+        """A call's reply: its value, its graph, and the gradients of its leaves when it came with a
+        ``grad_output`` (computed here, outside the detector: a backward formula is not the student's call)."""
+        ok, result = outcome
+        if not ok:
+            return {"builtin": result.name} if isinstance(result, _detector.BuiltinCalled) else self._error(result)
         self.counter += 1
-        if construct:
-            self.instances[self.counter] = result
-            return {"handle": self.counter}
+        reply: dict[str, Any] = {}
         if isinstance(result, torch.Tensor) and result.requires_grad and leaves:
             self.graphs[self.counter] = (result, leaves)
             reply["graph"] = self.counter
@@ -228,8 +232,8 @@ class _Session:
                 except Exception:  # noqa: BLE001 - the trusted side asks again through backward, and sees the error
                     pass
         reply["value"] = protocol.encode(result, out)
-        if objects:
-            modules = {key: obj for key, obj in objects.items() if isinstance(obj, torch.nn.Module)}
+        modules = {key: obj for key, obj in objects.items() if isinstance(obj, torch.nn.Module)}
+        if modules:
             reply["objects"] = {
                 key: {"state": protocol.encode({n: p.detach() for n, p in m.named_parameters()}, out),
                       "grads": protocol.encode({n: p.grad for n, p in m.named_parameters()}, out)}
@@ -237,10 +241,26 @@ class _Session:
             }
         return reply
 
+    def _detected(self, target: Any, calls: list[tuple[list[Any], dict[str, Any]]], forbidden: Any,
+                  as_class: bool) -> list[Any]:
+        """:meth:`_run` under the built-in detector: a forbidden call makes its own outcome a ``BuiltinCalled``."""
+        try:
+            return _detector.call_recording_torch(self._run, target, calls, as_class, forbidden=forbidden)[0]
+        except _detector.BuiltinCalled as err:
+            return [(False, err)] * len(calls)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001 - no graded name, or the detector refused to start
+            return [(False, err)] * len(calls)
+
     def call(self, request: dict[str, Any], tensors: dict[str, torch.Tensor], *, construct: bool = False
              ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """``call``, ``construct`` and ``batch`` (a list of ``calls`` to one graded name, each with its own
-        ``args``, ``kwargs`` and ``grad_output``)."""
+        ``args``, ``kwargs`` and ``grad_output``).
+
+        A batch runs under one detector; when it finds a forbidden built-in, the calls run again one at a time, each
+        under its own detector, so that the call that made it is the one that fails.
+        """
         target = self.instances.get(int(request["handle"])) if "handle" in request \
             else self.namespace.get(str(request.get("name")))
         forbidden = request.get("forbidden", ())
@@ -250,13 +270,32 @@ class _Session:
         with self._captured(1 << 16):
             try:
                 torch.set_default_dtype(_FLOAT_DTYPES.get(str(request.get("default_dtype")), default_dtype))
-                if "calls" in request:
-                    replies = [self._one(target, item, tensors, forbidden, out, as_class=bool(request.get("class")))
-                               for item in request["calls"]]
-                    return {"op": "result", "replies": replies}, out
+                if construct:
+                    args, kwargs, _ = self._decode(request, tensors, {})
+                    ((ok, result),) = self._detected(lambda: target(*args, **kwargs), [([], {})], forbidden, False)
+                    if not ok:
+                        return {"op": "result", **self._finish((ok, result), {}, request, tensors, out, {})}, out
+                    self.counter += 1
+                    self.instances[self.counter] = result
+                    return {"op": "result", "handle": self.counter}, out
+                items = request["calls"] if "calls" in request else [request]
+                as_class = bool(request.get("class"))
                 objects = self._objects(request.get("objects") or {}, tensors)
-                reply = self._one(target, request, tensors, forbidden, out, construct=construct, objects=objects)
-                return {"op": "result", **reply}, out
+                pristine = {key: t.detach().clone() for key, t in tensors.items()}
+                decoded = [self._decode(item, tensors, objects) for item in items]
+                outcomes = self._detected(target, [(a, k) for a, k, _ in decoded], forbidden, as_class)
+                if len(items) > 1 and any(isinstance(o[1], _detector.BuiltinCalled) for o in outcomes):
+                    outcomes, decoded = [], []
+                    for item in items:
+                        fresh = {key: t.clone() for key, t in pristine.items()}
+                        args, kwargs, leaves = self._decode(item, fresh, objects)
+                        decoded.append((args, kwargs, leaves))
+                        outcomes += self._detected(target, [(args, kwargs)], forbidden, as_class)
+                replies = [self._finish(outcome, leaves, item, tensors, out, objects)
+                           for outcome, (_, _, leaves), item in zip(outcomes, decoded, items, strict=True)]
+                if "calls" in request:
+                    return {"op": "result", "replies": replies}, out
+                return {"op": "result", **replies[0]}, out
             finally:
                 torch.set_default_dtype(default_dtype)
 
