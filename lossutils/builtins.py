@@ -37,8 +37,20 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
-from torch._C._autograd import _disable_profiler_legacy, _enable_profiler_legacy, _profiler_enabled
-from torch._C._profiler import ProfilerConfig, ProfilerState, _ExperimentalConfig, _RecordFunctionFast
+from torch._C._autograd import (
+    _disable_profiler,
+    _disable_profiler_legacy,
+    _enable_profiler_legacy,
+    _profiler_enabled,
+    _profiler_type,
+)
+from torch._C._profiler import (
+    ActiveProfilerType,
+    ProfilerConfig,
+    ProfilerState,
+    _ExperimentalConfig,
+    _RecordFunctionFast,
+)
 from torch.overrides import TorchFunctionMode
 
 __all__ = [
@@ -62,8 +74,13 @@ def _aten(*names: str) -> frozenset[str]:
     return frozenset(f"aten::{name}" for name in names)
 
 
+#: Softmax, and the kernels that compute one under another name: masked, safe, sparse, and attention
+#: (``F.scaled_dot_product_attention(x, I, I, scale=1.0)`` is ``softmax(x)``; its CPU kernel records no softmax).
 _SOFTMAX_OPS = _aten("softmax", "_softmax", "special_softmax", "_softmax_backward_data", "_safe_softmax",
-                     "_masked_softmax", "_masked_softmax_backward", "_sparse_softmax", "_sparse_softmax_backward_data")
+                     "_masked_softmax", "_masked_softmax_backward", "_sparse_softmax", "_sparse_softmax_backward_data",
+                     "scaled_dot_product_attention", "_scaled_dot_product_attention_math",
+                     "_scaled_dot_product_flash_attention_for_cpu",
+                     "_scaled_dot_product_flash_attention_for_cpu_backward", "_native_multi_head_attention")
 
 #: Each torch built-in a spec may forbid (its Python name) -> the aten operators it runs as, forward and backward.
 #: The first built-in listing an operator is the one reported for it when none is forbidden.
@@ -81,7 +98,9 @@ ATEN_OPS: Mapping[str, frozenset[str]] = MappingProxyType({
     "binary_cross_entropy": _aten("binary_cross_entropy", "binary_cross_entropy_backward"),
     "binary_cross_entropy_with_logits": _aten("binary_cross_entropy_with_logits"),
     "kl_div": _aten("kl_div"),
-    # The softmax family, with the kernels that compute a softmax under another name (masked, safe, sparse).
+    # Written in Python from elementary operators: only the torch-function mode sees it, by its name.
+    "multilabel_soft_margin_loss": frozenset(),
+    # The softmax family.
     "softmax": _SOFTMAX_OPS,
     "log_softmax": _aten("log_softmax", "_log_softmax", "special_log_softmax", "_log_softmax_backward_data",
                          "_sparse_log_softmax", "_sparse_log_softmax_backward_data"),
@@ -102,7 +121,8 @@ MODULE_FUNCTIONALS: Mapping[str, str] = MappingProxyType({
     "MSELoss": "mse_loss", "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss", "HuberLoss": "huber_loss",
     "SoftMarginLoss": "soft_margin_loss", "NLLLoss": "nll_loss", "NLLLoss2d": "nll_loss",
     "CrossEntropyLoss": "cross_entropy", "BCELoss": "binary_cross_entropy",
-    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "KLDivLoss": "kl_div", "Softmax": "softmax",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "KLDivLoss": "kl_div",
+    "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss", "Softmax": "softmax",
     "LogSoftmax": "log_softmax", "Softmin": "softmin",
 })
 
@@ -238,11 +258,10 @@ class DispatcherRecorder(metaclass=_Sealed):
             return
         with _RecordFunctionFast("<" + self._nonce):
             pass
-        try:
-            events = _disable_profiler_legacy(None)
-        except RuntimeError:  # stopped during the call, or replaced by another kind of profiler
-            _stop_any_profiler()
+        if _profiler_type() != ActiveProfilerType.LEGACY:  # stopped during the call, or replaced by another kind
+            _stop_any_profiler()  # (stopping it as a legacy one would read its state as the wrong type)
             return
+        events = _disable_profiler_legacy(None)
         self.names = names = [event.name() for thread in events for event in thread]
         try:
             self.intact = names.index(self._nonce + ">") < names.index("<" + self._nonce)
@@ -257,12 +276,13 @@ class DispatcherRecorder(metaclass=_Sealed):
 
 
 def _stop_any_profiler() -> None:
-    """Stop whatever profiler the student's code left running, so that the next call starts clean."""
-    for stop in (torch._C._autograd._disable_profiler, _disable_profiler_legacy):
-        if not _profiler_enabled():
-            return
-        with contextlib.suppress(RuntimeError, TypeError):
-            stop()
+    """Stop whatever profiler the student's code left running, by its own kind, so that the next call starts clean."""
+    kind = _profiler_type()
+    with contextlib.suppress(RuntimeError):
+        if kind == ActiveProfilerType.LEGACY:
+            _disable_profiler_legacy(None)
+        elif kind != ActiveProfilerType.NONE:
+            _disable_profiler()
 
 
 @functools.lru_cache(maxsize=64)

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from lossutils import cases as _cases
-from lossutils.builtins import BuiltinCalled, call_recording_torch
+from lossutils.builtins import DETECTOR_DISABLED, BuiltinCalled, call_recording_torch
 from lossutils.hints import diagnose_gradient, diagnose_value
 from lossutils.specs import LossSpec, get_spec
 
@@ -151,6 +151,12 @@ def _student_outcomes(
 
 def _result(spec: LossSpec, case: _cases.Case, kwargs: Mapping[str, Any], outcome: Any) -> Any:
     """The student's result, or the check's failure when the call raised."""
+    if isinstance(outcome, BuiltinCalled) and outcome.name == DETECTOR_DISABLED:
+        raise CheckFailure(
+            f"{spec.name} switched off the grader's detection of torch's built-ins while it ran (it stopped the "
+            "profiler, left the torch-function mode or restored a blocked method); a function that does earns no "
+            "credit."
+        )
     if isinstance(outcome, BuiltinCalled):
         raise CheckFailure(
             f"{spec.name} calls torch's built-in {outcome.name}. The exercise is to implement it with elementary "

@@ -88,8 +88,8 @@ SOFTMAX_BUILTINS: frozenset[str] = frozenset({"softmax", "log_softmax", "softmin
 CLASSIFICATION_BUILTINS: frozenset[str] = frozenset(
     {
         "nll_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
-        "soft_margin_loss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
-        "SoftMarginLoss",
+        "soft_margin_loss", "multilabel_soft_margin_loss", "NLLLoss", "CrossEntropyLoss", "BCELoss",
+        "BCEWithLogitsLoss", "KLDivLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
     }
 )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import statistics
 import subprocess
 import sys
 import threading
@@ -68,6 +67,10 @@ MASK = torch.zeros(4, 3, dtype=torch.bool)
 SPARSE = X.to_sparse()
 SPARSE_OUT = torch.sparse.softmax(SPARSE, -1)
 SOFT = torch.exp(X - X.logsumexp(-1, keepdim=True))
+EYE = torch.eye(3)
+QUERY4, EYE4 = X[None, None], EYE[None, None]  # (batch, heads, length, features)
+ATTENTION4, LOGSUMEXP4 = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(QUERY4, EYE4, EYE4)
+QKV_WEIGHT, QKV_BIAS = torch.randn(9, 3, generator=_GEN), torch.zeros(9)
 POINTS = torch.randn(4, generator=_GEN)
 DESIGN = torch.randn(5, 3, generator=_GEN, dtype=torch.float64)
 RHS = torch.randn(5, 1, generator=_GEN, dtype=torch.float64)
@@ -132,14 +135,25 @@ BUILTINS: Mapping[str, Builtin] = {
         (lambda: F.kl_div(LOG_P, DIST, reduction="batchmean"), lambda: F.kl_div(LOG_P, LOG_P, log_target=True,
                                                                                  reduction="sum")),
         ("KLDivLoss",), {"kl_div": ((LOG_P, DIST),)}),
+    "multilabel_soft_margin_loss": Builtin(
+        (lambda: F.multilabel_soft_margin_loss(X, (Y > 0).float()),), ("MultiLabelSoftMarginLoss",), {}),
     "softmax": Builtin(
         (lambda: F.softmax(X, -1), lambda: torch.softmax(X, -1), lambda: X.softmax(-1),
-         lambda: torch.special.softmax(X, -1), lambda: torch.sparse.softmax(SPARSE, -1)), ("Softmax",),
+         lambda: torch.special.softmax(X, -1), lambda: torch.sparse.softmax(SPARSE, -1),
+         lambda: F.scaled_dot_product_attention(X[None], EYE[None], EYE[None], scale=1.0),
+         lambda: F.scaled_dot_product_attention(QUERY4, EYE4, EYE4, scale=1.0),
+         lambda: nn.MultiheadAttention(3, 1, batch_first=True)(X[None], X[None], X[None])[1]), ("Softmax",),
         {"softmax": ((X, -1),), "_softmax": ((X, -1, False),), "special_softmax": ((X, -1),),
          "_softmax_backward_data": ((ONES, SOFT, -1, torch.float32),), "_safe_softmax": ((X, -1),),
          "_masked_softmax": ((X, MASK, -1, None),), "_masked_softmax_backward": ((ONES, SOFT, MASK, -1),),
          "_sparse_softmax": ((SPARSE, -1), (SPARSE, -1, False)),
-         "_sparse_softmax_backward_data": ((SPARSE_OUT, SPARSE_OUT, -1, SPARSE),)}),
+         "_sparse_softmax_backward_data": ((SPARSE_OUT, SPARSE_OUT, -1, SPARSE),),
+         "scaled_dot_product_attention": ((QUERY4, EYE4, EYE4),),
+         "_scaled_dot_product_attention_math": ((X[None], EYE[None], EYE[None]),),
+         "_scaled_dot_product_flash_attention_for_cpu": ((QUERY4, EYE4, EYE4),),
+         "_scaled_dot_product_flash_attention_for_cpu_backward": (
+             (torch.ones_like(ATTENTION4), QUERY4, EYE4, EYE4, ATTENTION4, LOGSUMEXP4, 0.0, False),),
+         "_native_multi_head_attention": ((X[None], X[None], X[None], 3, 1, QKV_WEIGHT, QKV_BIAS, EYE, ONES[0]),)}),
     "log_softmax": Builtin(
         (lambda: F.log_softmax(X, -1), lambda: torch.log_softmax(X, -1), lambda: X.log_softmax(-1),
          lambda: torch.special.log_softmax(X, -1), lambda: torch.sparse.log_softmax(SPARSE, -1)), ("LogSoftmax",),
@@ -174,6 +188,7 @@ MODULE_CALLS: Mapping[str, Callable[[], Any]] = {
     "BCELoss": lambda: nn.BCELoss()(PROBS, DIST),
     "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss()(X, DIST),
     "KLDivLoss": lambda: nn.KLDivLoss(reduction="batchmean")(LOG_P, DIST),
+    "MultiLabelSoftMarginLoss": lambda: nn.MultiLabelSoftMarginLoss()(X, (Y > 0).float()),
     "Softmax": lambda: nn.Softmax(dim=-1)(X),
     "LogSoftmax": lambda: nn.LogSoftmax(dim=-1)(X),
     "Softmin": lambda: nn.Softmin(dim=-1)(X),
@@ -196,16 +211,17 @@ RAW_BINDINGS = {"torch._C._nn": torch._C._nn, "torch._C._VariableFunctions": tor
 
 #: The operators a correct implementation may run (and every built-in runs besides its own): never reported.
 ELEMENTARY = frozenset(f"aten::{name}" for name in """
-    abs add add_ addmm alias all amax __and__ any arange as_strided as_strided_ bitwise_and bitwise_not
-    broadcast_tensors cat clamp clamp_min clone coalesce contiguous copy_ cumprod cumprod_backward cumsum
+    abs add add_ addmm alias all amax __and__ any arange rsub log_sigmoid log_sigmoid_forward log_sigmoid_backward
+    as_strided as_strided_ bitwise_and bitwise_not bmm
+    broadcast_tensors cat chunk clamp clamp_min clone coalesce contiguous copy_ cumprod cumprod_backward cumsum
     dense_dim detach div div_ empty empty_like empty_strided eq exp exp_ expand expand_as fill fill_ flip full
-    ge gt _indices _is_all_true is_coalesced is_nonzero item le _linalg_check_errors _linalg_svd linalg_svd
-    _local_scalar_dense log log1p log1p_ log_ log_sigmoid log_sigmoid_backward log_sigmoid_forward logit
-    logsumexp lt masked_fill masked_fill_ matmul max maximum mean mH mm mT mul mul_ narrow ne neg neg_ new_empty
-    new_empty_strided new_ones ones_like pow promote_types real reciprocal reshape resize_ resize_as_
-    resolve_conj result_type select set_ sgn sigmoid sign slice sparse_dim sparse_resize_and_clear_ squeeze sub
-    sub_ sum svd t to _to_copy transpose transpose_ tril triu _unsafe_view unsqueeze _values view view_as where
-    xlogy zero_ zeros zeros_like
+    ge gt _indices _is_all_true is_coalesced is_nonzero isneginf item le _linalg_check_errors _linalg_svd
+    linalg_svd linear _local_scalar_dense log log1p log1p_ log_ log_sigmoid log_sigmoid_backward
+    log_sigmoid_forward logit logsumexp lt masked_fill masked_fill_ matmul max maximum mean mH mm mT mul mul_
+    narrow ne neg neg_ new_empty new_empty_strided new_ones ones_like pow promote_types real reciprocal reshape
+    _reshape_alias resize_ resize_as_ resolve_conj result_type scalar_tensor select set_ sgn sigmoid sign slice
+    sparse_dim sparse_resize_and_clear_ split squeeze sub sub_ sum svd t to _to_copy transpose transpose_ tril
+    triu uniform_ _unsafe_view unsqueeze _values view view_as where xlogy zero_ zeros zeros_like
 """.split())
 
 # ------------------------------------------------------------------------------------------------ the routes
@@ -289,6 +305,10 @@ def routes(name: str) -> list[tuple[str, Callable[[], Any]]]:
     """Every route to the forbidden ``name``: the plain ones, and each inside ``DisableTorchFunction`` and
     ``DisableTorchFunctionSubclass``."""
     plain = _plain_routes(name)
+    if not ATEN_OPS.get(MODULE_FUNCTIONALS.get(name, name), True):
+        # Written in Python from elementary operators: with torch functions switched off, nothing tells it from the
+        # student's own code. Such a route goes through torch._C, which autograder.flags reports for review.
+        return plain
     switched = [(f"{label} in {switch.__name__}", _switched(call, switch))
                 for switch in (torch._C.DisableTorchFunction, torch._C.DisableTorchFunctionSubclass)
                 for label, call in plain]
@@ -367,7 +387,7 @@ def test_every_route_to_a_forbidden_builtin_is_caught_for_every_spec_that_forbid
 @contextlib.contextmanager
 def _requiring_grad() -> Iterator[None]:
     """Make the floating-point inputs of the table require grad for the block."""
-    leaves = [X, Y, PROBS, DIST, LOG_P, LOG_P4, SOFT, POINTS, DESIGN, RHS]
+    leaves = [X, Y, PROBS, DIST, LOG_P, LOG_P4, SOFT, POINTS, DESIGN, RHS, EYE]
     for leaf in leaves:
         leaf.requires_grad_(True)
     try:
@@ -558,6 +578,9 @@ def test_restarting_the_profiler_during_the_call_fails_closed() -> None:
 
 
 def test_swapping_in_another_profiler_during_the_call_fails_closed() -> None:
+    """The Kineto profiler is stopped as one: stopping it as a legacy profiler reads its state as the wrong type
+    (a deadlock or a crash, now and then)."""
+
     def mse_loss(input, target):
         _disable_profiler_legacy(None)
         torch.autograd.profiler.profile().__enter__()
@@ -786,7 +809,6 @@ def test_recording_a_call_costs_well_under_a_millisecond() -> None:
     bare = _per_call(lambda: _five_op_loss(X, Y))
     recorded = _per_call(lambda: call_recording_torch(_five_op_loss, X, Y, forbidden=REGRESSION))
     assert recorded - bare < 1e-3, f"{(recorded - bare) * 1e6:.0f} us per call"
-    assert statistics.fmean([bare, recorded]) > 0
 
 
 def test_recording_writes_nothing_to_the_terminal(capfd) -> None:
