@@ -20,7 +20,7 @@ pages: $(STAMP)
 	$(BIN)/python -m autograder pages book/exercises
 
 # The execution cache keys on each chapter's own code only: when lossutils changes, every chapter runs again.
-LOSSUTILS_SHA = $(shell cat lossutils/*.py | sha256sum | cut -c1-16)
+LOSSUTILS_SHA = $(shell cat lossutils/*.py lossutils/*/*.py | sha256sum | cut -c1-16)
 
 book: pages
 	@test "$$(cat _build/.lossutils-sha 2>/dev/null)" = "$(LOSSUTILS_SHA)" || rm -rf _build/.jupyter_cache

@@ -17,18 +17,26 @@ from pathlib import Path
 
 from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, CourseError, assignment_names
 from autograder.export import export_grades
-from autograder.grading import grade_assignment
+from autograder.grading import Stopped, grade_assignment
 from autograder.release import release, student_pages
 from autograder.sandbox import Limits, SandboxUnavailable
 
 __all__ = ["main"]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+def _positive_int(text: str, maximum: int = 10**6) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 < value <= maximum:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {maximum}, not {text}")
     return value
+
+
+#: The largest value each sandbox limit takes: beyond it the operating system refuses the limit itself.
+_LIMIT_MAXIMA = {"memory_mb": 1 << 20, "processes": 4096, "cpu_seconds": 86400, "file_size_mb": 1 << 20,
+                 "scratch_mb": 1 << 20, "open_files": 65536, "output_kb": 1 << 20}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop a notebook after this many seconds in all; the cells it did not reach score 0 "
                         f"(default: {SUBMISSION_TIMEOUT})")
     for limit in fields(Limits):
-        p.add_argument(f"--{limit.name.replace('_', '-')}", type=_positive_int, default=limit.default,
-                       metavar="N", help=f"sandbox limit (default: {limit.default})")
+        maximum = _LIMIT_MAXIMA.get(limit.name, 10**6)
+        p.add_argument(f"--{limit.name.replace('_', '-')}", type=lambda text, m=maximum: _positive_int(text, m),
+                       default=limit.default, metavar="N", help=f"sandbox limit (default: {limit.default})")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the student's code without bubblewrap: only the resource limits remain; no network, "
                         "filesystem or process isolation (for a machine without bubblewrap)")
@@ -81,13 +90,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {export_grades(args.course_dir, args.output)}")
         elif args.command == "grade":
             limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
-            outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
-                                        limits=limits, isolate=not args.no_sandbox,
-                                        submission_timeout=args.submission_timeout,
-                                        on_outcome=lambda o: print(o.line(), flush=True))
+            stopped = False
+            try:
+                outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
+                                            limits=limits, isolate=not args.no_sandbox,
+                                            submission_timeout=args.submission_timeout,
+                                            on_outcome=lambda o: print(o.line(), flush=True))
+            except Stopped as err:
+                print(err, flush=True)
+                outcomes, stopped = err.outcomes, True
             failed = [o for o in outcomes if not o.ok]
             print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
-            return 1 if failed else 0
+            return 130 if stopped else 1 if failed else 0
     except (CourseError, SandboxUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

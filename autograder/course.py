@@ -9,6 +9,7 @@ tests, and nbgrader generates everything else from it. :class:`Course` owns ever
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def assignment_sources(name: str) -> list[Path]:
         CourseError: no such assignment.
     """
     if name not in assignment_names():
-        raise CourseError(f"unknown assignment {name!r}; known: {', '.join(assignment_names()) or 'none'}")
+        close = difflib.get_close_matches(name, assignment_names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CourseError(f"unknown assignment {name!r}; {hint}known: {', '.join(assignment_names()) or 'none'}")
     return sorted((ASSIGNMENTS_DIR / name).glob("*.md"))
 
 

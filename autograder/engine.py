@@ -115,15 +115,20 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+def _text(output: dict[str, Any]) -> dict[str, str]:
+    """The plain-text form of an output's data: nothing the sandbox sends is rendered as HTML or script."""
+    data = output.get("data")
+    text = data.get("text/plain", "") if isinstance(data, dict) else ""
+    return {"text/plain": text if isinstance(text, str) else str(text)}
+
+
 def _for_grade_cell(output: dict[str, Any]) -> NotebookNode:
     """An output of the sandbox, as it may stand in a grade cell: text on stderr is shown but does not fail the
     cell, and a value the cell ends with is shown but is not partial credit."""
     kind = output.get("output_type")
     if kind == "stream":
         return nbformat.v4.new_output("stream", name="stdout", text=str(output.get("text", "")))
-    if kind in ("execute_result", "display_data"):
-        return nbformat.v4.new_output("display_data", data=dict(output.get("data", {})))
-    raise ValueError(f"unexpected output {kind}")
+    return nbformat.v4.new_output("display_data", data=_text(output))
 
 
 def _from_sandbox(output: dict[str, Any]) -> NotebookNode:
@@ -132,8 +137,8 @@ def _from_sandbox(output: dict[str, Any]) -> NotebookNode:
         name = "stderr" if output.get("name") == "stderr" else "stdout"
         return nbformat.v4.new_output("stream", name=name, text=str(output.get("text", "")))
     if kind == "execute_result":
-        return nbformat.v4.new_output("execute_result", data=dict(output.get("data", {})), execution_count=None)
-    return nbformat.v4.new_output("display_data", data=dict(output.get("data", {})))
+        return nbformat.v4.new_output("execute_result", data=_text(output), execution_count=None)
+    return nbformat.v4.new_output("display_data", data=_text(output))
 
 
 class _Run:
@@ -201,11 +206,11 @@ class _Run:
         limit = reply.get("limit")
         if limit in (Status.MEMORY_LIMIT.value, Status.OUTPUT_LIMIT.value):
             self.limits.append(Status(limit))
+        if reply.get("interrupted"):
+            raise CellTimeout()
         error = reply.get("error")
         if isinstance(error, dict):
             ename, evalue = str(error.get("ename", "Error")), str(error.get("evalue", ""))
-            if ename == "KeyboardInterrupt":
-                raise CellTimeout()
             cell.outputs.append(nbformat.v4.new_output(
                 "error", ename=ename, evalue=evalue,
                 traceback=[str(line) for line in error.get("traceback", [])] or [f"{ename}: {evalue}"]))
@@ -258,7 +263,10 @@ def run_notebook(nb: NotebookNode, sandbox: Sandbox, *, timeout: float, output_l
         report = run.run()
     finally:
         ending = child.finish()
-    report.flags = flag_notebook(nb)
+    try:
+        report.flags = flag_notebook(nb)
+    except Exception as err:  # noqa: BLE001 - the flags help a reviewer; they must never stop the grading
+        report.flags = [Flag("notebook", 0, "", f"the flagger could not read it ({type(err).__name__}): look at it")]
     report.cpu_seconds, report.max_rss_mb = ending.cpu_seconds, ending.max_rss_mb
     report.seconds = round(time.monotonic() - start, 3)
     lost = kernel.lost

@@ -3,7 +3,7 @@
 nbgrader's feedback is the autograded notebook as HTML. Hidden tests are removed from it by nbgrader's own
 ``ClearHiddenTests``; :class:`StudentFacingErrors` removes the rest of what would show them: the traceback of a
 failed test quotes the lines around the failing call. It keeps the error's name and message, which the checks in
-:mod:`lossutils.checking` write for the student.
+:mod:`lossutils.grading.checks` write for the student.
 """
 
 from __future__ import annotations

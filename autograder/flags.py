@@ -1,10 +1,11 @@
 """Flag the code in a submission that reaches for the grader, for an instructor to read.
 
-The built-in detector (:mod:`lossutils.builtins`) and the sandbox stop a student's code at run time; some routes can
-only be seen in the source: a module or hook of the grader imported, torch's internals reached (``torch._C``,
-``torch.ops``, the profiler, the dispatch modes), code run from a string, the call stack walked, an attribute of
-torch replaced, a thread, process, signal or shell command started. :func:`flag_notebook` reads every code cell a
-student can edit with Python's :mod:`ast` and returns one :class:`Flag` per suspicious line, with a short reason.
+The built-in detector (:mod:`lossutils.grading.builtins`) and the sandbox stop a student's code at run time; some
+routes can only be seen in the source: a module or hook of the grader imported, torch's internals reached
+(``torch._C``, ``torch.ops``, the profiler, the dispatch modes), code run from a string, the call stack walked, an
+attribute of torch replaced, a thread, process, signal or shell command started. :func:`flag_notebook` reads every
+code cell a student can edit with Python's :mod:`ast` and returns one :class:`Flag` per suspicious line, with a short
+reason.
 
 Names are followed through aliases: ``import torch._C as c``, ``from torch import _C``, ``import importlib as il``,
 ``c = getattr(torch, "_C")``, and the notebook's own ``torch``, ``nn`` and ``F``. IPython's magics and ``!``
@@ -57,6 +58,7 @@ _SHELL = "runs a shell command"
 _COMPILE = "compiles or traces torch code (hides the operators it runs)"
 _PROFILER = "reaches the profiler that records torch calls"
 _EXIT = "exits the process"
+_UNREADABLE = "nested too deeply for the flagger to read: look at it yourself"
 
 #: A dotted path (a module, or an attribute of one) -> why reaching it is flagged; the longest matching prefix wins.
 PATHS: Mapping[str, str] = {
@@ -108,6 +110,14 @@ PATHS: Mapping[str, str] = {
     "os.popen": _SHELL,
     "os._exit": _EXIT,
     "os.abort": _EXIT,
+    **{f"os.{name}": "reads or writes a file descriptor directly (the grader's channel is one)" for name in (
+        "read", "write", "pread", "pwrite", "readv", "writev", "sendfile", "fdopen", "dup", "dup2", "openpty",
+        "set_inheritable", "set_blocking", "fstat", "lseek", "close", "closerange")},
+    "traceback.extract_stack": "walks the call stack",
+    "traceback.walk_stack": "walks the call stack",
+    "traceback.format_stack": "walks the call stack",
+    "traceback.print_stack": "walks the call stack",
+    "numpy.ctypeslib": "imports ctypes",
     # torch's internals
     "torch._C": "reaches torch._C internals",
     "torch.ops": "calls aten operators directly (torch.ops)",
@@ -347,6 +357,12 @@ class _Scanner(ast.NodeVisitor):
             self.flag(node.lineno, f"replaces {target}{name}")
         if _is(func, "vars") and target:
             self.flag(node.lineno, f"reaches the namespace of {target}")
+        if _is(func, "getattr") and len(node.args) >= 2 and _constant_str(node.args[1]):
+            name = node.args[1].value
+            if name in ATTRIBUTES:
+                self.flag(node.lineno, ATTRIBUTES[name])
+            elif name.startswith("__") and name.endswith("__"):
+                self.flag(node.lineno, f"reaches Python internals ({name})")
         path = self.resolve(node)
         if path:
             self.check(node, path)
@@ -414,9 +430,16 @@ class _Scanner(ast.NodeVisitor):
 
     visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 - the visitor's naming
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and node.value.startswith("/proc"):
+            self.flag(node.lineno, "reads /proc (its own process's internals)")
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        if any(self.resolve(base) == "torch.Tensor" for base in node.bases):
+        bases = {self.resolve(base) for base in node.bases}
+        if bases & {"torch.Tensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"}:
             self.flag(node.lineno, "subclasses torch.Tensor (can change how a result compares)")
+        if bases & {"torch.autograd.Function", "torch.autograd.function.Function"}:
+            self.flag(node.lineno, "defines its own backward (torch.autograd.Function)")
         self.bind(node.name, None)
         self.generic_visit(node)
 
@@ -438,10 +461,15 @@ def _scan(source: str, cell: int | str, aliases: dict[str, str], bound: set[str]
         tree = ast.parse("\n".join(python))
     except (SyntaxError, ValueError):  # the cell raises when it runs; nothing in it runs
         return []
+    except (RecursionError, MemoryError):  # valid Python nested deeper than the parser's stack: read it by eye
+        return [Flag(cell, 1, source.splitlines()[0].strip() if source.strip() else "", _UNREADABLE)]
     scanner = _Scanner(source.splitlines(), cell, aliases, bound)
     for line, reason in magic_flags:
         scanner.flag(line, reason)
-    scanner.visit(tree)
+    try:
+        scanner.visit(tree)
+    except RecursionError:
+        scanner.flag(1, _UNREADABLE)
     return sorted(scanner.flags.values(), key=lambda flag: (flag.line, flag.reason))
 
 

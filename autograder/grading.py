@@ -35,11 +35,11 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import engine
-from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError
+from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError, assignment_sources
 from autograder.sandbox import Limits
 from autograder.status import Status
 
-__all__ = ["Outcome", "grade_assignment", "load_statuses"]
+__all__ = ["Outcome", "Stopped", "grade_assignment", "load_statuses"]
 
 
 @dataclass
@@ -75,6 +75,15 @@ class Outcome:
         if self.flags:
             text += f"; flagged for review: {' | '.join(self.flags)}"
         return text
+
+
+class Stopped(Exception):
+    """Ctrl-C stopped the batch: ``outcomes`` were recorded, out of ``total`` submissions."""
+
+    def __init__(self, outcomes: list[Outcome], total: int) -> None:
+        super().__init__(f"stopped by Ctrl-C after {len(outcomes)} of {total} submissions; run `grade` again to "
+                         "grade the rest")
+        self.outcomes, self.total = outcomes, total
 
 
 class _Stop:
@@ -182,9 +191,10 @@ def _grade_student(api: NbGraderAPI, course: Course, assignment: str, student: s
         result = api.autograde(assignment, student, force=True, create=True)
         reports = [engine.REPORTS.pop((student, assignment, Path(n).stem), engine.Report()) for n in notebooks]
         if not result.get("success"):
-            log = str(result.get("log", "")) + str(result.get("error", ""))
-            lines = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
-            problem = Status.FAILED, (lines[-1] if lines else log.strip()[-300:])[:300]
+            error = [line for line in str(result.get("error", "")).splitlines() if line.strip()]
+            log = [line for line in str(result.get("log", "")).splitlines()
+                   if ("ERROR" in line or "Error" in line) and "see the" not in line]
+            problem = Status.FAILED, ((error or log or ["nbgrader failed without saying why"])[-1]).strip()[:300]
         else:
             shutil.rmtree(course.feedback(student, assignment), ignore_errors=True)
             feedback = api.generate_feedback(assignment, student, force=True)
@@ -211,7 +221,7 @@ def grade_assignment(
     """Grade every submission of ``assignment`` (or only ``students``), recording each outcome.
 
     A cell that runs longer than ``cell_timeout`` seconds is interrupted and scores 0. The first Ctrl-C lets the
-    submission under way finish and stops; the outcomes so far are recorded.
+    submission under way finish and stops (:class:`Stopped`); the outcomes so far are recorded.
 
     Args:
         course_dir: The course directory.
@@ -226,7 +236,9 @@ def grade_assignment(
     Raises:
         CourseError: the course directory or the release is missing, or there is nothing to grade.
         autograder.sandbox.SandboxUnavailable: bubblewrap is missing and ``isolate`` is true.
+        Stopped: Ctrl-C stopped the batch before its end.
     """
+    assignment_sources(assignment)  # an unknown name is told apart from one not released yet
     course = Course.open(course_dir)
     notebooks = course.notebooks(assignment)
     found = course.students(assignment)
@@ -257,6 +269,7 @@ def grade_assignment(
                 stop.now = True
             if stop.now:  # nbgrader's API swallows the interrupt: the flag tells
                 _forget(course, student, assignment)
+                _forget_status(course, assignment, student)
                 print(f"stopped: {student} was not recorded", flush=True)
                 break
             outcomes.append(outcome)
@@ -266,8 +279,7 @@ def grade_assignment(
             if stop.requested:
                 break
     if len(outcomes) < len(found):
-        print(f"stopped by Ctrl-C after {len(outcomes)} of {len(found)} submissions; run `grade` again to grade "
-              "the rest", flush=True)
+        raise Stopped(outcomes, len(found))
     return outcomes
 
 
@@ -277,6 +289,14 @@ def _save_statuses(course: Course, assignment: str, outcomes: list[Outcome]) -> 
     tmp = course.status_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
     tmp.replace(course.status_file)
+
+
+def _forget_status(course: Course, assignment: str, student: str) -> None:
+    statuses = load_statuses(course.root)
+    if statuses.get(assignment, {}).pop(student, None) is not None:
+        tmp = course.status_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
+        tmp.replace(course.status_file)
 
 
 def load_statuses(course_dir: Path) -> dict[str, dict[str, dict]]:

@@ -18,8 +18,12 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.SandboxedExecute.timeout = 30
 
-# Feedback goes to students: no hidden test, and errors reduced to the message written for them.
+# Feedback goes to students: no hidden test, and errors reduced to the message written for them. Markdown and outputs
+# are sanitized (nbconvert's SanitizeHTML, on bleach): a submission cannot put a script into the page its student,
+# or an instructor, opens.
+c.SanitizeHTML.enabled = True
 c.GenerateFeedback.preprocessors = [
+    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.StudentFacingErrors",
     "nbgrader.preprocessors.GetGrades",

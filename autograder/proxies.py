@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from autograder.kernel import protocol
-from lossutils.builtins import BuiltinCalled
-from lossutils.specs import SPECS
+from lossutils.grading.builtins import BuiltinCalled
+from lossutils.grading.specs import SPECS
 
 __all__ = ["Kernel", "KernelLost", "CellTimeout", "class_proxy", "function_proxy"]
 
@@ -79,7 +79,7 @@ class Kernel:
                 raise CellTimeout() from None
         except protocol.FrameTooLarge:
             self._lose("output limit", "the notebook sent more data than the limit")
-        except (EOFError, OSError, ValueError, KeyError) as err:
+        except (EOFError, OSError, ValueError, KeyError, TypeError) as err:
             self._lose("kernel died", f"the notebook's process ended ({type(err).__name__})")
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -237,14 +237,14 @@ def _tensors_in_order(args: list[Any], kwargs: dict[str, Any]) -> list[torch.Ten
 
 def _raise_for(reply: dict[str, Any], name: str) -> None:
     """Raise here what the student's code raised there."""
+    if reply.get("interrupted"):
+        raise CellTimeout()
     if "builtin" in reply:
         raise BuiltinCalled(str(reply["builtin"]))
     error = reply.get("error")
-    if not error:
+    if not isinstance(error, dict):
         return
     ename, evalue = str(error.get("ename", "Error")), str(error.get("evalue", ""))
-    if ename == "KeyboardInterrupt":
-        raise CellTimeout()
     if reply.get("limit") == "memory limit":
         raise MemoryError(evalue)
     if ename == "NotImplementedError":

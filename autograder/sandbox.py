@@ -10,7 +10,8 @@ What the sandbox sees is a list of what it may see, as Flatpak builds it, and no
 - ``/usr`` (with ``/bin``, ``/lib``, ``/lib64`` as on the host), the Python installation and the virtual
   environment, read-only, at their own paths; the project's packages are hidden if installed there;
 - ``/opt/grader/kernel`` (:mod:`autograder.kernel`) and ``/opt/grader/lossutils_builtins.py``
-  (:mod:`lossutils.builtins`), read-only; never the assignment sources, the hidden tests or the course directory;
+  (:mod:`lossutils.grading.builtins`), read-only; never the assignment sources, the hidden tests or the course
+  directory;
 - ``/proc``, a minimal ``/dev``, and the only writable places: ``/tmp`` and ``/dev/shm``, two tmpfs of
   ``scratch_mb`` each, wiped after every submission;
 - namespaces of its own: no network but an unconnected loopback, its own PIDs (the template is their init, which
@@ -51,7 +52,7 @@ from autograder.kernel import protocol
 __all__ = ["Child", "Ending", "Limits", "Sandbox", "SandboxUnavailable", "bubblewrap_available"]
 
 _ROOT = Path(__file__).resolve().parents[1]  # the folder that holds the autograder and lossutils packages
-_KERNEL, _BUILTINS = _ROOT / "autograder" / "kernel", _ROOT / "lossutils" / "builtins.py"
+_KERNEL, _BUILTINS = _ROOT / "autograder" / "kernel", _ROOT / "lossutils" / "grading" / "builtins.py"
 _GRADER = "/opt/grader"
 _NAMESPACES = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup")
 #: Seconds the trusted side waits for the template to start, to answer spawn or interrupt, and to finish a child.
@@ -501,7 +502,10 @@ class Child:
                     signal=None if reply["signal"] is None else int(reply["signal"]),
                     cpu_seconds=float(reply["cpu_seconds"]), max_rss_mb=float(reply["max_rss_mb"]),
                     reason=None if reply["reason"] is None else str(reply["reason"]))
-            except _TemplateLost:
+            except (_TemplateLost, RuntimeError, KeyError, TypeError, ValueError):
+                # A template that cannot clean up after a child is not trusted with the next one: it is stopped,
+                # and the next spawn starts a fresh template.
+                self._sandbox._stop()
                 self._ending = Ending(exit_code=None, signal=None, cpu_seconds=0.0, max_rss_mb=0.0,
                                       reason="sandbox died")
         return self._ending

@@ -9,10 +9,16 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from hypothesis import settings
 
 from autograder.release import solution_bodies, with_solutions
 
 __all__ = ["solution_bodies", "with_solutions"]
+
+#: The one hypothesis profile of the test suite: examples enough for every property, no deadline (a first call of
+#: torch or matplotlib can take a second).
+settings.register_profile("course", max_examples=30, deadline=None)
+settings.load_profile("course")
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "autograder" / "assignments"

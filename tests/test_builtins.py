@@ -1,5 +1,5 @@
-"""The built-in detector (:mod:`lossutils.builtins`): every built-in that a spec forbids is caught by every route,
-and no correct implementation is.
+"""The built-in detector (:mod:`lossutils.grading.builtins`): every built-in that a spec forbids is caught by every
+route, and no correct implementation is.
 
 The routes to a built-in: its public function (``F.mse_loss``, ``torch.softmax``, a Tensor method, ``torch.sparse``),
 its module class (``nn.MSELoss``), the raw bindings (``torch._C._nn``, ``torch._C._VariableFunctions``,
@@ -7,8 +7,8 @@ its module class (``nn.MSELoss``), the raw bindings (``torch._C._nn``, ``torch._
 (``torch.ops.aten.mse_loss``, ``.default``, ``.out``, ...), each of them also inside
 ``torch._C.DisableTorchFunction()`` and ``torch._C.DisableTorchFunctionSubclass()``; then TorchScript, ``vmap``,
 ``torch.func.grad`` and ``torch.jit.fork`` for a few. The table of this file is written independently of
-:data:`lossutils.builtins.ATEN_OPS`, and the operators each built-in really runs (found by profiling it, forward and
-backward) must all be in it or be elementary: a torch release that adds an operator fails here first.
+:data:`lossutils.grading.builtins.ATEN_OPS`, and the operators each built-in really runs (found by profiling it,
+forward and backward) must all be in it or be elementary: a torch release that adds an operator fails here first.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from torch._C._autograd import _disable_profiler_legacy, _profiler_enabled
 
 from autograder.course import assignment_names
 from autograder.release import solution_bodies
-from lossutils import builtins as builtins_module
-from lossutils import checking
-from lossutils.builtins import (
+from lossutils.grading import builtins as builtins_module
+from lossutils.grading import checks
+from lossutils.grading.builtins import (
     ATEN_OPS,
     DETECTOR_DISABLED,
     MODULE_FUNCTIONALS,
@@ -45,8 +45,10 @@ from lossutils.builtins import (
     TorchCallRecorder,
     aten_builtins,
     call_recording_torch,
+    forbidding_attributes,
 )
-from lossutils.specs import SPECS
+from lossutils.grading.messages import CheckFailure
+from lossutils.grading.specs import SPECS
 
 _GEN = torch.Generator().manual_seed(0)
 X = torch.randn(4, 3, generator=_GEN)
@@ -227,6 +229,20 @@ ELEMENTARY = frozenset(f"aten::{name}" for name in """
 # ------------------------------------------------------------------------------------------------ the routes
 
 
+def test_a_forbidden_python_method_raises_inside_and_is_restored_after() -> None:
+    original = torch.distributions.Categorical.entropy
+    p = torch.tensor([0.25, 0.75])
+    with forbidding_attributes(["torch.distributions.Categorical.entropy"]), pytest.raises(BuiltinCalled):
+        torch.distributions.Categorical(probs=p).entropy()
+    assert torch.distributions.Categorical.entropy is original
+    assert torch.distributions.Categorical(probs=p).entropy() > 0
+
+
+def test_the_recorder_lists_the_torch_calls_in_order() -> None:
+    _, called = call_recording_torch(lambda a, b: (a - b).abs().mean(), torch.ones(2), torch.zeros(2))
+    assert called == ["sub", "abs", "mean"]
+
+
 def _outs(overload: Any, result: Any) -> dict[str, torch.Tensor]:
     """Empty out tensors for an ``.out`` overload, of the dtypes of the functional result."""
     names = [argument.name for argument in overload._schema.arguments if argument.is_out]
@@ -333,7 +349,7 @@ def test_every_forbidden_name_has_routes_in_this_file() -> None:
 def test_every_forbidden_plain_name_is_in_the_aten_map() -> None:
     plain = [name for name in FORBIDDEN if "." not in name]
     missing = [name for name in plain if name not in ATEN_OPS and name not in MODULE_FUNCTIONALS]
-    assert not missing, f"lossutils.builtins.ATEN_OPS has no operators for {missing}"
+    assert not missing, f"lossutils.grading.builtins.ATEN_OPS has no operators for {missing}"
 
 
 def test_every_forbidden_python_method_is_taken_at_import() -> None:
@@ -568,7 +584,7 @@ def test_stopping_the_profiler_during_the_call_fails_closed() -> None:
 
 def test_restarting_the_profiler_during_the_call_fails_closed() -> None:
     def mse_loss(input, target):
-        from lossutils import builtins
+        from lossutils.grading import builtins
 
         _disable_profiler_legacy(None)
         torch._C._autograd._enable_profiler_legacy(builtins._PROFILER_CONFIG)
@@ -711,16 +727,16 @@ def test_no_solution_or_submission_written_with_elementary_operations_is_caught(
     fn = namespace[function]
     if function in SPECS and kind == "MISTAKES":  # wrong, and may even raise, but calls no built-in
         try:
-            checking.check_not_builtin(fn, name=function)
-        except checking.CheckFailure as failure:
+            checks.check_not_builtin(fn, name=function)
+        except CheckFailure as failure:
             assert "built-in" not in str(failure)
     elif function in SPECS:  # a correct function passes every check, through every case and option
-        checking.check_not_builtin(fn, name=function)
-        checking.check_values(fn, name=function)
+        checks.check_not_builtin(fn, name=function)
+        checks.check_values(fn, name=function)
         if SPECS[function].reductions:
-            checking.check_reductions(fn, name=function)
+            checks.check_reductions(fn, name=function)
         if SPECS[function].differentiable:
-            checking.check_gradient(fn, name=function)
+            checks.check_gradient(fn, name=function)
     else:  # a training step: the loss, backward and the optimizer's step all run inside the recorded call
         model, loss_fn = nn.Linear(3, 3), nn.CrossEntropyLoss()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -734,8 +750,8 @@ def test_every_builtin_caller_submission_is_caught(assignment) -> None:
     for function, source in module.BUILTIN_CALLERS.items():
         namespace = _namespace(assignment)
         exec(compile(source, f"<{function}>", "exec"), namespace)
-        with pytest.raises(checking.CheckFailure, match="calls torch's built-in"):
-            checking.check_not_builtin(namespace[function], name=function)
+        with pytest.raises(CheckFailure, match="calls torch's built-in"):
+            checks.check_not_builtin(namespace[function], name=function)
 
 
 #: Operations a student may use in any graded function.

@@ -1,29 +1,28 @@
-"""Tests of lossutils.data: seeded, reproducible toy data of the documented shapes and dtypes."""
+"""Tests of lossutils.chapters.data: seeded, reproducible toy data of the documented shapes and dtypes."""
 
 import inspect
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-import lossutils.data
-from lossutils.data import binary_labels, noisy_line, regression_with_outlier
+import lossutils.chapters.data
+from lossutils.chapters.data import binary_labels, noisy_line, regression_with_outlier
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 sizes = st.integers(min_value=2, max_value=200)
 
 GENERATORS = [noisy_line, regression_with_outlier, binary_labels]
 
-#: Every seeded generator of lossutils.data, each called with its first size argument 10.
+#: Every seeded generator of lossutils.chapters.data, each called with its first size argument 10.
 SEEDED = {
     name: make
-    for name in lossutils.data.__all__
-    if callable(make := getattr(lossutils.data, name)) and "seed" in inspect.signature(make).parameters
+    for name in lossutils.chapters.data.__all__
+    if callable(make := getattr(lossutils.chapters.data, name)) and "seed" in inspect.signature(make).parameters
 }
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes)
 @pytest.mark.parametrize("make", GENERATORS)
 def test_same_seed_gives_same_data(make, seed, n):
@@ -33,7 +32,6 @@ def test_same_seed_gives_same_data(make, seed, n):
         assert torch.equal(a, b)
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=st.integers(min_value=20, max_value=200))
 @pytest.mark.parametrize("make", [noisy_line, regression_with_outlier])
 def test_different_seeds_give_different_data(make, seed, n):
@@ -65,7 +63,6 @@ def test_global_rng_is_neither_used_nor_changed(make):
         assert torch.equal(a, b)
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, dtype=st.sampled_from([torch.float32, torch.float64]))
 def test_noisy_line_shapes_dtypes_and_order(seed, n, dtype):
     x, y = noisy_line(n, x_range=(-1.0, 3.0), seed=seed, dtype=dtype)
@@ -75,14 +72,12 @@ def test_noisy_line_shapes_dtypes_and_order(seed, n, dtype):
     assert torch.all((x >= -1.0) & (x <= 3.0))
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, slope=st.floats(-5, 5), intercept=st.floats(-5, 5))
 def test_noiseless_line_lies_on_the_line(seed, n, slope, intercept):
     x, y = noisy_line(n, slope=slope, intercept=intercept, noise_std=0.0, seed=seed, dtype=torch.float64)
     torch.testing.assert_close(y, slope * x + intercept)
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, offset=st.floats(-50, 50), data=st.data())
 def test_outlier_is_the_only_change(seed, n, offset, data):
     index = data.draw(st.integers(min_value=-n, max_value=n - 1))
@@ -106,7 +101,6 @@ def test_default_outlier_is_at_the_largest_input():
     assert y[19] < y0[19]
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=st.integers(min_value=1, max_value=200), rate=st.floats(0.0, 1.0))
 def test_binary_labels_shapes_dtypes_and_values(seed, n, rate):
     y_hat, y = binary_labels(n, error_rate=rate, seed=seed)

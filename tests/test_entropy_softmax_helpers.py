@@ -1,5 +1,5 @@
 """Tests of the helpers of the chapter "From entropy to softmax loss": the seeded logits and distributions of
-lossutils.data, and the marked curves and grouped bars of lossutils.plotting."""
+lossutils.chapters.data, and the marked curves and grouped bars of lossutils.chapters.plotting."""
 
 import matplotlib
 
@@ -10,12 +10,12 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.data import classification_logits, random_distributions  # noqa: E402
-from lossutils.plotting import plot_distributions, plot_marked_curves  # noqa: E402
+from lossutils.chapters.data import classification_logits, random_distributions  # noqa: E402
+from lossutils.chapters.plotting import plot_distributions, plot_marked_curves  # noqa: E402
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 batch_sizes = st.integers(min_value=1, max_value=64)
@@ -25,7 +25,6 @@ class_counts = st.integers(min_value=2, max_value=12)
 # --- classification_logits ---------------------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=batch_sizes, num_classes=class_counts, dtype=st.sampled_from([torch.float32, torch.float64]))
 def test_classification_logits_shapes_dtypes_and_range(seed, n, num_classes, dtype):
     logits, target = classification_logits(n, num_classes, seed=seed, dtype=dtype)
@@ -37,7 +36,6 @@ def test_classification_logits_shapes_dtypes_and_range(seed, n, num_classes, dty
     assert torch.isfinite(logits).all()
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=batch_sizes, num_classes=class_counts)
 def test_classification_logits_same_seed_same_data(seed, n, num_classes):
     first = classification_logits(n, num_classes, seed=seed)
@@ -90,7 +88,6 @@ def test_classification_logits_rejects_bad_arguments(kwargs):
 # --- random_distributions ----------------------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=batch_sizes, num_classes=class_counts, dtype=st.sampled_from([torch.float32, torch.float64]))
 def test_random_distributions_are_distributions(seed, n, num_classes, dtype):
     p = random_distributions(n, num_classes, seed=seed, dtype=dtype)
@@ -100,7 +97,6 @@ def test_random_distributions_are_distributions(seed, n, num_classes, dtype):
     torch.testing.assert_close(p.sum(dim=1), torch.ones(n, dtype=dtype))
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=batch_sizes)
 def test_random_distributions_same_seed_same_data(seed, n):
     assert torch.equal(random_distributions(n, 4, seed=seed), random_distributions(n, 4, seed=seed))

@@ -7,12 +7,12 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.data import noisy_quadratic, true_quadratic  # noqa: E402
-from lossutils.plotting import plot_errors_by_complexity, plot_polynomial_fits  # noqa: E402
+from lossutils.chapters.data import noisy_quadratic, true_quadratic  # noqa: E402
+from lossutils.chapters.plotting import plot_errors_by_complexity, plot_polynomial_fits  # noqa: E402
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 sizes = st.integers(min_value=1, max_value=200)
@@ -24,7 +24,6 @@ coefficients = st.lists(st.floats(-20, 20, allow_nan=False), min_size=1, max_siz
 # --- data -------------------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
 @given(values=st.lists(st.floats(-100, 100, allow_nan=False), min_size=0, max_size=20))
 def test_true_quadratic_is_3x2_plus_2(values):
     x = torch.tensor(values, dtype=torch.float64)
@@ -39,7 +38,6 @@ def test_true_quadratic_keeps_shape_and_dtype(dtype):
     assert true_quadratic(x).dtype == dtype
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes)
 def test_same_seed_gives_same_data(seed, n):
     x0, y0 = noisy_quadratic(n, seed=seed)
@@ -48,7 +46,6 @@ def test_same_seed_gives_same_data(seed, n):
     assert torch.equal(y0, y1)
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds)
 def test_different_seeds_give_different_data(seed):
     x0, y0 = noisy_quadratic(20, seed=seed)
@@ -57,7 +54,6 @@ def test_different_seeds_give_different_data(seed):
     assert not torch.equal(y0, y1)
 
 
-@settings(max_examples=30, deadline=None)
 @given(
     seed=seeds,
     n=sizes,
@@ -79,7 +75,6 @@ def test_default_inputs_are_in_minus_one_to_one():
     assert torch.all((x >= -1.0) & (x <= 1.0))
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes)
 def test_noiseless_samples_lie_on_the_true_function(seed, n):
     x, y = noisy_quadratic(n, noise_std=0.0, seed=seed, dtype=torch.float64)
@@ -174,7 +169,6 @@ def test_plot_polynomial_fits_draws_the_polynomials_and_the_truth(data):
         np.testing.assert_allclose(truth_line.get_ydata(), 3 * truth_line.get_xdata() ** 2 + 2, rtol=1e-12)
 
 
-@settings(max_examples=20, deadline=None)
 @given(w=coefficients, seed=seeds)
 def test_plot_polynomial_fits_line_values_match_torch(w, seed):
     x, y = noisy_quadratic(8, seed=seed, dtype=torch.float64)

@@ -23,7 +23,7 @@ def reasons(source: str) -> list[str]:
 #: One line of each kind -> the reason it is flagged with.
 KINDS = {
     "import lossutils": "reaches the grader (lossutils)",
-    "from lossutils.checking import check_values": "reaches the grader (lossutils)",
+    "from lossutils.grading.checks import check_values": "reaches the grader (lossutils)",
     "import lossutils_builtins": "reaches the grader's built-in detector",
     "import autograder.grading": "reaches the grader (autograder)",
     "from kernel import protocol": "reaches the grading kernel",

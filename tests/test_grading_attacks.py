@@ -16,6 +16,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import autograder, marked_lines, points_per_function, solution_bodies, submit, with_solutions
 from submissions.loss_family import BUILTIN_CALLERS
@@ -44,11 +45,11 @@ def tampering(prelude: str, functions: dict[str, str] = BUILTINS) -> dict[str, s
     return cells
 
 
-REPLACE_CHECKS = """import lossutils, lossutils.checking
+REPLACE_CHECKS = """import lossutils, lossutils.grading.checks
 for name in dir(lossutils):
     if name.startswith("check_"):
         setattr(lossutils, name, lambda *a, **k: None)
-        setattr(lossutils.checking, name, lambda *a, **k: None)
+        setattr(lossutils.grading.checks, name, lambda *a, **k: None)
 """
 REPLACE_DETECTOR = """import torch.overrides, lossutils_builtins
 torch.overrides.TorchFunctionMode.__torch_function__ = lambda self, f, t, a=(), k=None: f(*a, **(k or {}))
@@ -148,6 +149,46 @@ def l1_loss(input, target, reduction="mean"):
 FLAGGED = """import ctypes
 import gc
 """
+SWAP_DETECTOR = """class _Off:
+    class BuiltinCalled(Exception):
+        pass
+    @staticmethod
+    def call_recording_torch(fn, *a, forbidden=(), **k):
+        return fn(*a, **k), []
+getattr(display, "__globals__")["_detector"] = _Off
+"""
+LAZY_RESULT = """import torch
+import torch.nn.functional as F
+class Lazy(torch.nn.Parameter):
+    def detach(self):
+        return F.mse_loss(*self.args)
+def mse_loss(input, target, reduction="mean"):
+    out = torch.zeros(()).as_subclass(Lazy)
+    out.args = (input.detach(), target.detach(), reduction)
+    return out
+"""
+DEEP_SCRATCH = """import os
+for _ in range(1500):
+    os.mkdir("a")
+    os.chdir("a")
+"""
+SHARED_MEMORY = """import ctypes
+libc = ctypes.CDLL(None)
+segment = libc.shmget(31337, 1 << 20, 0o1666)
+"""
+READ_SHARED_MEMORY = """import ctypes
+leftover = ctypes.CDLL(None).shmget(31337, 0, 0)
+assert leftover == -1, "a segment of the student before is still there"
+"""
+OWN_INTERRUPT = """def l1_loss(input, target, reduction="mean"):
+    raise KeyboardInterrupt("not a timeout")
+"""
+SCRIPT = "<script>alert('feedback')</script>"
+SCRIPT_IN_OUTPUT = f"""class Page:
+    def __repr__(self):
+        return "{SCRIPT}"
+Page()
+"""
 
 
 class _Listener:
@@ -201,10 +242,21 @@ def course(tmp_path_factory: pytest.TempPathFactory, listener: _Listener) -> Pat
         "left-running": tampering(LEFT_RUNNING, {"zero_one_loss": solved["zero_one_loss"]}),
         "ignores-interrupts": {"l1_loss": IGNORES_INTERRUPTS},
         "flagged": tampering(FLAGGED, {"zero_one_loss": solved["zero_one_loss"]}),
+        "swap-detector": tampering(SWAP_DETECTOR),
+        "lazy-result": {"mse_loss": LAZY_RESULT},
+        "deep-scratch": tampering(DEEP_SCRATCH, {"zero_one_loss": solved["zero_one_loss"]}),
+        "shm-a-writes": tampering(SHARED_MEMORY, {"zero_one_loss": solved["zero_one_loss"]}),
+        "shm-b-reads": {"zero_one_loss": READ_SHARED_MEMORY + solved["zero_one_loss"]},
+        "own-interrupt": {"l1_loss": OWN_INTERRUPT},
+        "script-in-output": {"zero_one_loss": solved["zero_one_loss"] + "\n" + SCRIPT_IN_OUTPUT},
+        "script-in-markdown": {},
         "solution": {},
     }
     for student, cells in submissions.items():
-        submit(course_dir, student, released, with_solutions(released, cells))
+        notebook = with_solutions(released, cells)
+        if student == "script-in-markdown":
+            notebook.cells.append(nbformat.v4.new_markdown_cell(SCRIPT))
+        submit(course_dir, student, released, notebook)
     return course_dir
 
 
@@ -319,3 +371,39 @@ def test_code_that_reaches_for_the_grader_is_flagged_for_review(graded: dict) ->
     assert graded["rows"]["solution"]["review"] == ""
     line = next(out for out in graded["grade"].stdout.splitlines() if out.startswith("flagged"))
     assert "flagged for review" in line and "import ctypes" in line
+
+
+def test_switching_the_detector_off_in_the_sandbox_is_flagged_for_review(graded: dict) -> None:
+    """The detector shares the student's process: code that reaches its globals can switch it off. The source
+    that does is flagged, so the instructor sees it beside the score."""
+    row = graded["rows"]["swap-detector"]
+    assert "flagged for review" in row["review"] and "__globals__" in row["review"]
+
+
+def test_a_result_that_computes_itself_after_the_call_earns_nothing(graded: dict) -> None:
+    """A tensor subclass whose detach() calls the built-in would run after the detector stopped: only plain
+    tensors cross, so the check sees an object, not a tensor."""
+    assert scores(graded["rows"]["lazy-result"])["mse_loss"] == 0
+
+
+def test_a_scratch_folder_nested_thousands_deep_does_not_stop_the_batch(graded: dict) -> None:
+    assert graded["rows"]["deep-scratch"]["status"] == "graded"
+    assert graded["rows"]["flagged"]["status"] == "graded", "the students after it are graded too"
+    assert scores(graded["rows"]["solution"]) == points_per_function(ASSIGNMENT)
+
+
+def test_shared_memory_does_not_outlive_its_submission(graded: dict) -> None:
+    """shm-a-writes leaves a System V segment; shm-b-reads, graded right after, must not find it."""
+    assert scores(graded["rows"]["shm-b-reads"])["zero_one_loss"] == full("zero_one_loss")["zero_one_loss"]
+
+
+def test_a_keyboard_interrupt_the_student_raises_is_an_error_not_a_timeout(graded: dict) -> None:
+    row = graded["rows"]["own-interrupt"]
+    assert row["status"] == "graded"
+    assert scores(row)["l1_loss"] == 0
+
+
+@pytest.mark.parametrize("student", ["script-in-output", "script-in-markdown"])
+def test_feedback_never_carries_the_students_script(course: Path, graded: dict, student: str) -> None:
+    (page,) = (course / "feedback" / student / ASSIGNMENT).glob("*.html")
+    assert SCRIPT not in page.read_text()

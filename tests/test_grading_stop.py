@@ -38,6 +38,7 @@ def test_ctrl_c_finishes_the_submission_under_way_and_stops(tmp_path: Path) -> N
     grade.send_signal(signal.SIGINT)
     rest, errors = grade.communicate(timeout=120)
     assert "Traceback" not in errors, errors
+    assert grade.returncode == 130, "stopped by the instructor: the shell convention for Ctrl-C"
     assert "stopped by Ctrl-C after 2 of 3 submissions" in rest, rest
     course = Course(tmp_path.resolve())
     statuses = json.loads(course.status_file.read_text())[ASSIGNMENT]

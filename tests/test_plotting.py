@@ -1,4 +1,4 @@
-"""Tests of lossutils.plotting: the documented axes and lines, with gradients that come from autograd."""
+"""Tests of lossutils.chapters.plotting: the documented axes and lines, with gradients that come from autograd."""
 
 import matplotlib
 
@@ -8,12 +8,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.data import regression_with_outlier  # noqa: E402
-from lossutils.plotting import loss_and_gradient, plot_fits, plot_losses_and_gradients  # noqa: E402
+from lossutils.chapters.data import regression_with_outlier  # noqa: E402
+from lossutils.chapters.plotting import loss_and_gradient, plot_fits, plot_losses_and_gradients  # noqa: E402
 
 LOSSES = {
     "squared": lambda e: 0.5 * e**2,
@@ -49,7 +49,6 @@ def test_plotted_values_match_the_losses_and_autograd():
         np.testing.assert_allclose(grad_line.get_ydata(), grad.numpy(), err_msg=name)
 
 
-@settings(max_examples=50, deadline=None)
 @given(
     values=st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=50),
     delta=st.floats(0.1, 10.0),

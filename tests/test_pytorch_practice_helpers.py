@@ -1,7 +1,7 @@
 """Tests of the helpers of the chapter "Losses in PyTorch practice".
 
-``lossutils.data.gaussian_blobs`` and ``lossutils.data.noisy_sine`` (seeded toy data), and
-``lossutils.plotting.plot_training_curves`` and ``lossutils.plotting.plot_predictions`` (figures).
+``lossutils.chapters.data.gaussian_blobs`` and ``lossutils.chapters.data.noisy_sine`` (seeded toy data), and
+``lossutils.chapters.plotting.plot_training_curves`` and ``lossutils.chapters.plotting.plot_predictions`` (figures).
 """
 
 import math
@@ -13,12 +13,12 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.data import gaussian_blobs, noisy_sine  # noqa: E402
-from lossutils.plotting import plot_predictions, plot_training_curves  # noqa: E402
+from lossutils.chapters.data import gaussian_blobs, noisy_sine  # noqa: E402
+from lossutils.chapters.plotting import plot_predictions, plot_training_curves  # noqa: E402
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -26,7 +26,6 @@ seeds = st.integers(min_value=0, max_value=2**32 - 1)
 # --- gaussian_blobs -----------------------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
 @given(n_per_class=st.integers(1, 40), num_classes=st.integers(2, 7), seed=seeds)
 def test_gaussian_blobs_shapes_dtypes_and_balanced_classes(n_per_class, num_classes, seed):
     points, target = gaussian_blobs(n_per_class, num_classes=num_classes, seed=seed)
@@ -38,7 +37,6 @@ def test_gaussian_blobs_shapes_dtypes_and_balanced_classes(n_per_class, num_clas
     assert torch.bincount(target, minlength=num_classes).tolist() == [n_per_class] * num_classes
 
 
-@settings(max_examples=20, deadline=None)
 @given(seed=seeds)
 def test_gaussian_blobs_same_seed_same_data_other_seed_other_data(seed):
     first = gaussian_blobs(20, seed=seed)
@@ -94,7 +92,6 @@ def test_gaussian_blobs_rejects_invalid_arguments(kwargs):
 # --- noisy_sine ---------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
 @given(n=st.integers(1, 200), seed=seeds, low=st.floats(-3, 3), width=st.floats(0.1, 5))
 def test_noisy_sine_shapes_sorted_and_in_range(n, seed, low, width):
     x, y = noisy_sine(n, x_range=(low, low + width), seed=seed)
@@ -104,7 +101,6 @@ def test_noisy_sine_shapes_sorted_and_in_range(n, seed, low, width):
     assert torch.all(x >= low - 1e-5) and torch.all(x <= low + width + 1e-5)
 
 
-@settings(max_examples=20, deadline=None)
 @given(seed=seeds)
 def test_noisy_sine_same_seed_same_data_other_seed_other_data(seed):
     x0, y0 = noisy_sine(30, seed=seed)
@@ -154,7 +150,6 @@ def test_noisy_sine_rejects_invalid_arguments(kwargs):
 positive_losses = st.lists(st.floats(1e-6, 1e3, allow_nan=False), min_size=1, max_size=60)
 
 
-@settings(max_examples=30, deadline=None)
 @given(data=st.data(), first_epoch=st.integers(0, 5))
 def test_plot_training_curves_draws_the_losses_and_marks_the_minimum(data, first_epoch):
     train = data.draw(positive_losses)

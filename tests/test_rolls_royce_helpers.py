@@ -8,12 +8,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.data import CAR_FEATURE_NAMES, car_features  # noqa: E402
-from lossutils.plotting import plot_decision_boundaries, plot_training_history  # noqa: E402
+from lossutils.chapters.data import CAR_FEATURE_NAMES, car_features  # noqa: E402
+from lossutils.chapters.plotting import plot_decision_boundaries, plot_training_history  # noqa: E402
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 sizes = st.integers(min_value=2, max_value=300)
@@ -22,7 +22,6 @@ fractions = st.floats(min_value=0.0, max_value=1.0)
 # ------------------------------------------------------------------------------------------ car_features
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, standardize=st.booleans())
 def test_car_features_same_seed_gives_same_data(seed, n, standardize):
     first = car_features(n, seed=seed, standardize=standardize)
@@ -38,7 +37,6 @@ def test_car_features_different_seeds_give_different_data():
             assert not torch.equal(draws[i][0], draws[j][0])
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, dtype=st.sampled_from([torch.float32, torch.float64]), standardize=st.booleans())
 def test_car_features_shapes_and_dtypes(seed, n, dtype, standardize):
     features, labels = car_features(n, seed=seed, dtype=dtype, standardize=standardize)
@@ -54,14 +52,12 @@ def test_car_feature_names_are_the_documented_columns():
     assert CAR_FEATURE_NAMES == ("length_m", "price_keur", "engine_l")
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes, fraction=fractions)
 def test_number_of_rolls_royces_follows_the_fraction(seed, n, fraction):
     _, labels = car_features(n, rolls_royce_fraction=fraction, seed=seed)
     assert int(labels.sum()) == round(n * fraction)
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=st.integers(min_value=3, max_value=300))
 def test_standardised_columns_have_mean_zero_and_std_one(seed, n):
     features, _ = car_features(n, seed=seed, dtype=torch.float64)
@@ -69,7 +65,6 @@ def test_standardised_columns_have_mean_zero_and_std_one(seed, n):
     torch.testing.assert_close(features.std(dim=0), torch.ones(3, dtype=torch.float64))
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes)
 def test_standardising_is_a_z_score_of_the_raw_data(seed, n):
     raw, raw_labels = car_features(n, seed=seed, standardize=False, dtype=torch.float64)
@@ -78,7 +73,6 @@ def test_standardising_is_a_z_score_of_the_raw_data(seed, n):
     torch.testing.assert_close(features, (raw - raw.mean(dim=0)) / raw.std(dim=0))
 
 
-@settings(max_examples=30, deadline=None)
 @given(seed=seeds, n=sizes)
 def test_raw_values_respect_the_documented_minima(seed, n):
     raw, _ = car_features(n, seed=seed, standardize=False, dtype=torch.float64)
@@ -205,7 +199,6 @@ def test_decision_boundaries_scatter_each_class_with_its_points():
     assert rolls_royce.get_label() == "Rolls-Royce"
 
 
-@settings(max_examples=50, deadline=None)
 @given(
     w1=st.floats(-5, 5).filter(lambda v: abs(v) > 1e-3),
     w2=st.floats(-5, 5).filter(lambda v: abs(v) > 1e-3),

@@ -85,12 +85,13 @@ def encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
         return {"$dict": {k: encode(v, tensors) for k, v in value.items()}}
     if type(value) is torch.Size:
         return {"$tuple": [int(v) for v in value]}
-    if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_complex():
-        key = f"t{len(tensors)}"
-        # A subclass or a view becomes a plain, contiguous tensor of its own.
-        tensors[key] = torch.Tensor(value.detach()).detach().clone().contiguous() if type(value) is not torch.Tensor \
-            else value.detach().contiguous()
-        return {"$tensor": key, "requires_grad": bool(value.requires_grad)}
+    if type(value) is torch.Tensor and value.layout == torch.strided and not value.is_complex():
+        # Only a plain tensor: a subclass could run its own code (its detach, its __torch_function__) after the
+        # student's call has returned, out of the detector's sight; it crosses as an opaque object.
+        with torch._C.DisableTorchFunction():
+            key = f"t{len(tensors)}"
+            tensors[key] = torch.Tensor.detach(value).contiguous()
+            return {"$tensor": key, "requires_grad": bool(value.requires_grad)}
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - the sandbox's objects may raise anything from __repr__
@@ -139,15 +140,26 @@ def _pack(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, list[Any]], bytes
 
 
 def _unpack(layout: Any, blob: bytes) -> dict[str, torch.Tensor]:
+    try:
+        return _unpack_checked(layout, blob)
+    except (TypeError, KeyError, IndexError, RuntimeError) as err:
+        raise ValueError(f"a frame's tensors do not match its layout: {type(err).__name__}") from None
+
+
+def _unpack_checked(layout: Any, blob: bytes) -> dict[str, torch.Tensor]:
     if not isinstance(layout, dict):
         raise ValueError("a frame's tensor layout must be an object")
     flats = _load_tensors(blob) if blob else {}
     tensors = {}
+    ends: dict[str, int] = {}
     for key, (dtype, offset, shape) in layout.items():
         flat = flats[str(dtype)]
         size = math.prod(int(n) for n in shape)
-        if int(offset) < 0 or int(offset) + size > flat.numel() or any(int(n) < 0 for n in shape):
-            raise ValueError(f"tensor {key} lies outside the frame")
+        # Regions follow one another without overlap, as _pack lays them out: a frame can never unpack to more
+        # than it carries.
+        if int(offset) != ends.get(str(dtype), 0) or int(offset) + size > flat.numel() or min(shape, default=0) < 0:
+            raise ValueError(f"tensor {key} lies outside the frame or over another")
+        ends[str(dtype)] = int(offset) + size
         tensors[str(key)] = flat[int(offset): int(offset) + size].reshape([int(n) for n in shape]).clone()
     return tensors
 

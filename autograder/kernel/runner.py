@@ -36,7 +36,7 @@ from . import protocol
 try:  # inside the sandbox the detector is a standalone module
     import lossutils_builtins as _detector
 except ImportError:  # pragma: no cover - the same file, in the project
-    from lossutils import builtins as _detector
+    from lossutils.grading import builtins as _detector
 
 __all__ = ["serve"]
 
@@ -82,18 +82,14 @@ class _Capture:
 class _Session:
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-        self.namespace["display"] = self._display
-        self.graphs: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
+        self.namespace["display"] = _display
+        self.graphs: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor], Any]] = {}
         self.instances: dict[int, Any] = {}
         self.counter = 0
         self.outputs: list[dict[str, Any]] = []
+        self.interrupted = False
 
     # ------------------------------------------------------------------------------------------------ cells
-
-    def _display(self, *values: Any) -> None:
-        for value in values:
-            self.outputs.append({"output_type": "display_data", "data": {"text/plain": repr(value)[:10000]},
-                                 "metadata": {}})
 
     @staticmethod
     def _without_magics(source: str) -> str:
@@ -210,25 +206,33 @@ class _Session:
                 outcomes.append((False, err))
         return outcomes
 
+    @staticmethod
+    def _gradients(result: torch.Tensor, leaves: dict[str, torch.Tensor], grad_output: torch.Tensor,
+                   forbidden: Any) -> tuple[Any, ...]:
+        """The gradients of ``leaves``, under the detector too: a custom ``autograd.Function``'s backward is the
+        student's code and may call the built-in."""
+        return _detector.call_recording_torch(torch.autograd.grad, result, list(leaves.values()), grad_output,
+                                              allow_unused=True, retain_graph=True, forbidden=forbidden)[0]
+
     def _finish(self, outcome: tuple[bool, Any], leaves: dict[str, torch.Tensor], item: dict[str, Any],
-                tensors: dict[str, torch.Tensor], out: dict[str, torch.Tensor], objects: dict[str, Any]
-                ) -> dict[str, Any]:
+                tensors: dict[str, torch.Tensor], out: dict[str, torch.Tensor], objects: dict[str, Any],
+                forbidden: Any = ()) -> dict[str, Any]:
         """A call's reply: its value, its graph, and the gradients of its leaves when it came with a
-        ``grad_output`` (computed here, outside the detector: a backward formula is not the student's call)."""
+        ``grad_output``."""
         ok, result = outcome
         if not ok:
             return {"builtin": result.name} if isinstance(result, _detector.BuiltinCalled) else self._error(result)
         self.counter += 1
         reply: dict[str, Any] = {}
         if isinstance(result, torch.Tensor) and result.requires_grad and leaves:
-            self.graphs[self.counter] = (result, leaves)
+            self.graphs[self.counter] = (result, leaves, forbidden)
             reply["graph"] = self.counter
             if item.get("grad_output") is not None:
                 try:
-                    grads = torch.autograd.grad(result, list(leaves.values()),
-                                                protocol.decode(item["grad_output"], tensors), allow_unused=True,
-                                                retain_graph=True)
+                    grads = self._gradients(result, leaves, protocol.decode(item["grad_output"], tensors), forbidden)
                     reply["grads"] = {key: protocol.encode(g, out) for key, g in zip(leaves, grads, strict=True)}
+                except _detector.BuiltinCalled as err:
+                    return {"builtin": err.name}
                 except Exception:  # noqa: BLE001 - the trusted side asks again through backward, and sees the error
                     pass
         reply["value"] = protocol.encode(result, out)
@@ -291,7 +295,7 @@ class _Session:
                         args, kwargs, leaves = self._decode(item, fresh, objects)
                         decoded.append((args, kwargs, leaves))
                         outcomes += self._detected(target, [(args, kwargs)], forbidden, as_class)
-                replies = [self._finish(outcome, leaves, item, tensors, out, objects)
+                replies = [self._finish(outcome, leaves, item, tensors, out, objects, forbidden)
                            for outcome, (_, _, leaves), item in zip(outcomes, decoded, items, strict=True)]
                 if "calls" in request:
                     return {"op": "result", "replies": replies}, out
@@ -301,16 +305,25 @@ class _Session:
 
     def backward(self, request: dict[str, Any], tensors: dict[str, torch.Tensor]
                  ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        result, leaves = self.graphs[int(request["graph"])]
+        result, leaves, forbidden = self.graphs[int(request["graph"])]
         grad_output = protocol.decode(request["grad_output"], tensors)
         out: dict[str, torch.Tensor] = {}
         try:
-            grads = torch.autograd.grad(result, list(leaves.values()), grad_output, allow_unused=True,
-                                        retain_graph=True)
+            grads = self._gradients(result, leaves, grad_output, forbidden)
+        except _detector.BuiltinCalled as err:
+            return {"op": "result", "builtin": err.name}, out
+        except KeyboardInterrupt:
+            raise
         except BaseException as err:  # noqa: BLE001 - a custom autograd.Function of the student's may raise
             return {"op": "result", **self._error(err)}, out
         encoded = {key: protocol.encode(grad, out) for key, grad in zip(leaves, grads, strict=True)}
         return {"op": "result", "grads": encoded}, out
+
+
+def _display(*values: Any) -> None:
+    """IPython's ``display``, as text: what a cell shows besides its last value."""
+    for value in values:
+        print(repr(value))
 
 
 def _tensor_keys(data: Any) -> list[str]:
@@ -359,7 +372,15 @@ def _send_uninterrupted(sock: socket.socket, reply: dict[str, Any], out: dict[st
 def serve(sock: socket.socket) -> None:
     """Answer requests on ``sock`` until it closes."""
     session = _Session()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        """The grader's interrupt, told apart from a ``KeyboardInterrupt`` the student's code raises itself."""
+        session.interrupted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
     while True:
+        session.interrupted = False
         try:
             request, tensors = protocol.recv(sock)
         except KeyboardInterrupt:  # an interrupt that came after its cell had finished: nothing to stop
@@ -388,6 +409,8 @@ def serve(sock: socket.socket) -> None:
             reply, out = {"op": "result", **session._error(err)}, {}
         except BaseException as err:  # noqa: BLE001 - a malformed request or the student's object misbehaving
             reply, out = {"op": "result", **session._error(err)}, {}
+        if session.interrupted:
+            reply["interrupted"] = True
         try:
             _send_uninterrupted(sock, reply, out)
         except KeyboardInterrupt:  # the interrupt held back while sending: its cell is over

@@ -5,7 +5,8 @@
 from the ``django-static-mathjax`` package (module ``mathjax``; it is a Django app, so it is located
 with ``importlib.util.find_spec`` and never imported) into ``<outdir>/_static/mathjax/``.
 
-Only files that are missing or changed are copied, so incremental builds stay cheap.
+Only files that are missing or changed are copied (Sphinx's ``copy_asset``), so incremental builds stay
+cheap.
 
 Two small fixes keep the pages free of JavaScript errors (the browser test fails on any):
 
@@ -19,15 +20,14 @@ Two small fixes keep the pages free of JavaScript errors (the browser test fails
 
 from __future__ import annotations
 
-import filecmp
 import importlib.util
-import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
+from sphinx.util.fileutil import copy_asset, copy_asset_file
 
 logger = logging.getLogger(__name__)
 
@@ -75,30 +75,22 @@ def mathjax_es5_dir() -> Path:
     )
 
 
-def _copy_if_changed(src: Path, dst: Path) -> int:
-    if dst.is_file() and filecmp.cmp(src, dst, shallow=True):
-        return 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dst)
-    return 1
+def _excluded(rel: str) -> bool:
+    """Whether the path *rel* (relative to ``es5/``) is outside the run-time subset: neither one of
+    :data:`RUNTIME_FILES`, inside one, nor a folder that holds one."""
+    return not any(rel == keep or rel.startswith(f"{keep}/") or keep.startswith(f"{rel}/") for keep in RUNTIME_FILES)
 
 
-def copy_mathjax(es5: Path, dest: Path) -> int:
-    """Copy the run-time subset of MathJax from *es5* to *dest*; return how many files were written."""
-    copied = 0
-    for rel in RUNTIME_FILES:
-        src = es5 / rel
-        if src.is_dir():
-            for file in sorted(p for p in src.rglob("*") if p.is_file()):
-                copied += _copy_if_changed(file, dest / file.relative_to(es5))
-        elif src.is_file():
-            copied += _copy_if_changed(src, dest / rel)
-        else:
-            raise ExtensionError(f"offline_mathjax: {src} is missing from the installed MathJax package")
-    licence = es5.parent / LICENSE_FILE
-    if licence.is_file():
-        copied += _copy_if_changed(licence, dest / LICENSE_FILE)
-    return copied
+def copy_mathjax(es5: Path, dest: Path) -> None:
+    """Copy the run-time subset of MathJax from *es5* to *dest*.
+
+    Sphinx's ``copy_asset`` rewrites only the files that are missing or differ, so incremental builds stay cheap.
+    """
+    missing = [rel for rel in RUNTIME_FILES if not (es5 / rel).exists()]
+    if missing:
+        raise ExtensionError(f"offline_mathjax: {es5 / missing[0]} is missing from the installed MathJax package")
+    copy_asset(es5, dest, excluded=_excluded)
+    copy_asset_file(es5.parent / LICENSE_FILE, dest)  # nothing when the package ships no licence
 
 
 def check_config(app: Sphinx, config: Config) -> None:
@@ -131,8 +123,8 @@ def on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     dest = Path(app.outdir) / "_static" / "mathjax"
-    copied = copy_mathjax(mathjax_es5_dir(), dest)
-    logger.info("offline_mathjax: %d MathJax file(s) copied to %s", copied, dest)
+    copy_mathjax(mathjax_es5_dir(), dest)
+    logger.info("offline_mathjax: MathJax copied to %s", dest)
 
 
 def setup(app: Sphinx) -> dict:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lossutils import references as ref
+from lossutils.grading import references as ref
 
 __all__ = [
     "CLASSIFICATION_BUILTINS",
@@ -43,9 +43,11 @@ class LossSpec:
     Attributes:
         name: The function's name, as in ``torch.nn.functional`` (or ``torch.nn`` for a module class).
         oracle: The torch reference with the same signature: a torch function or module class, or an adapter of
-            :mod:`lossutils.references`. A class is called as ``oracle(**kwargs)(*args)``, like a loss module.
-        inputs: The kind of generated input, a key of :data:`lossutils.cases.KINDS`: ``"regression"`` (two float
-            tensors), ``"labels"`` (two label tensors), ``"classes"`` (scores and class indices), ``"logits"``, ...
+            :mod:`lossutils.grading.references`. A class is called as ``oracle(**kwargs)(*args)``, like a loss
+            module.
+        inputs: The kind of generated input, a key of :data:`lossutils.grading.cases.KINDS`: ``"regression"`` (two
+            float tensors), ``"labels"`` (two label tensors), ``"classes"`` (scores and class indices), ``"logits"``,
+            ...
         args: The names of the positional arguments, for messages.
         params: Keyword-argument variants to try besides the defaults, e.g. ``({"beta": 0.5}, {"beta": 0.0})``. A
             list value becomes a tensor of the input's dtype (a class ``weight``).

@@ -1,4 +1,4 @@
-"""The torch reference of every graded function: one registry, used by :mod:`lossutils.specs`.
+"""The torch reference of every graded function: one registry, used by :mod:`lossutils.grading.specs`.
 
 Most graded functions have a torch counterpart with the same signature (``F.mse_loss``); the thin adapters here
 cover the others. Every value still comes from torch: no reference re-implements the formula it checks.
