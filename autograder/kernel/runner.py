@@ -206,35 +206,44 @@ class _Session:
                 outcomes.append((False, err))
         return outcomes
 
-    @staticmethod
-    def _gradients(result: torch.Tensor, leaves: dict[str, torch.Tensor], grad_output: torch.Tensor,
-                   forbidden: Any) -> tuple[Any, ...]:
-        """The gradients of ``leaves``, under the detector too: a custom ``autograd.Function``'s backward is the
-        student's code and may call the built-in."""
-        return _detector.call_recording_torch(torch.autograd.grad, result, list(leaves.values()), grad_output,
-                                              allow_unused=True, retain_graph=True, forbidden=forbidden)[0]
+    def _gradients(self, jobs: list[tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]], forbidden: Any
+                   ) -> list[tuple[bool, Any]]:
+        """The gradients of each job's leaves (``(result, leaves, grad_output)``), under the detector too: a custom
+        ``autograd.Function``'s backward is the student's code and may call the built-in. One detector watches
+        them all; when it finds a built-in, each runs again under its own."""
 
-    def _finish(self, outcome: tuple[bool, Any], leaves: dict[str, torch.Tensor], item: dict[str, Any],
-                tensors: dict[str, torch.Tensor], out: dict[str, torch.Tensor], objects: dict[str, Any],
-                forbidden: Any = ()) -> dict[str, Any]:
-        """A call's reply: its value, its graph, and the gradients of its leaves when it came with a
-        ``grad_output``."""
+        def gradient(result: torch.Tensor, inputs: list[torch.Tensor], grad_output: torch.Tensor) -> Any:
+            return torch.autograd.grad(result, inputs, grad_output, allow_unused=True, retain_graph=True)
+
+        calls = [((result, list(leaves.values()), grad_output), {}) for result, leaves, grad_output in jobs]
+        outcomes = self._detected(gradient, calls, forbidden, False)
+        if len(calls) > 1 and any(isinstance(o[1], _detector.BuiltinCalled) for o in outcomes):
+            outcomes = [self._detected(gradient, [call], forbidden, False)[0] for call in calls]
+        return outcomes
+
+    @staticmethod
+    def _graphed(outcome: tuple[bool, Any], leaves: dict[str, torch.Tensor]) -> bool:
+        ok, result = outcome
+        return ok and type(result) is torch.Tensor and result.requires_grad and bool(leaves)
+
+    def _finish(self, outcome: tuple[bool, Any], leaves: dict[str, torch.Tensor], out: dict[str, torch.Tensor],
+                objects: dict[str, Any], forbidden: Any = (), grads: tuple[bool, Any] | None = None
+                ) -> dict[str, Any]:
+        """A call's reply: its value, its graph, and the gradients of its leaves (``grads``, when it came with a
+        ``grad_output``)."""
         ok, result = outcome
         if not ok:
             return {"builtin": result.name} if isinstance(result, _detector.BuiltinCalled) else self._error(result)
         self.counter += 1
         reply: dict[str, Any] = {}
-        if isinstance(result, torch.Tensor) and result.requires_grad and leaves:
+        if self._graphed(outcome, leaves):
             self.graphs[self.counter] = (result, leaves, forbidden)
             reply["graph"] = self.counter
-            if item.get("grad_output") is not None:
-                try:
-                    grads = self._gradients(result, leaves, protocol.decode(item["grad_output"], tensors), forbidden)
-                    reply["grads"] = {key: protocol.encode(g, out) for key, g in zip(leaves, grads, strict=True)}
-                except _detector.BuiltinCalled as err:
-                    return {"builtin": err.name}
-                except Exception:  # noqa: BLE001 - the trusted side asks again through backward, and sees the error
-                    pass
+            if grads is not None:
+                if isinstance(grads[1], _detector.BuiltinCalled):
+                    return {"builtin": grads[1].name}
+                if grads[0]:  # an error is left for the trusted side to meet again through backward
+                    reply["grads"] = {key: protocol.encode(g, out) for key, g in zip(leaves, grads[1], strict=True)}
         reply["value"] = protocol.encode(result, out)
         modules = {key: obj for key, obj in objects.items() if isinstance(obj, torch.nn.Module)}
         if modules:
@@ -278,7 +287,7 @@ class _Session:
                     args, kwargs, _ = self._decode(request, tensors, {})
                     ((ok, result),) = self._detected(lambda: target(*args, **kwargs), [([], {})], forbidden, False)
                     if not ok:
-                        return {"op": "result", **self._finish((ok, result), {}, request, tensors, out, {})}, out
+                        return {"op": "result", **self._finish((ok, result), {}, out, {})}, out
                     self.counter += 1
                     self.instances[self.counter] = result
                     return {"op": "result", "handle": self.counter}, out
@@ -295,8 +304,14 @@ class _Session:
                         args, kwargs, leaves = self._decode(item, fresh, objects)
                         decoded.append((args, kwargs, leaves))
                         outcomes += self._detected(target, [(args, kwargs)], forbidden, as_class)
-                replies = [self._finish(outcome, leaves, item, tensors, out, objects, forbidden)
-                           for outcome, (_, _, leaves), item in zip(outcomes, decoded, items, strict=True)]
+                wanted = [i for i, (outcome, (_, _, leaves), item) in enumerate(zip(outcomes, decoded, items,
+                                                                                    strict=True))
+                          if item.get("grad_output") is not None and self._graphed(outcome, leaves)]
+                jobs = [(outcomes[i][1], decoded[i][2], protocol.decode(items[i]["grad_output"], tensors))
+                        for i in wanted]
+                grads = dict(zip(wanted, self._gradients(jobs, forbidden) if jobs else [], strict=True))
+                replies = [self._finish(outcome, leaves, out, objects, forbidden, grads.get(i))
+                           for i, (outcome, (_, _, leaves)) in enumerate(zip(outcomes, decoded, strict=True))]
                 if "calls" in request:
                     return {"op": "result", "replies": replies}, out
                 return {"op": "result", **replies[0]}, out
@@ -308,14 +323,11 @@ class _Session:
         result, leaves, forbidden = self.graphs[int(request["graph"])]
         grad_output = protocol.decode(request["grad_output"], tensors)
         out: dict[str, torch.Tensor] = {}
-        try:
-            grads = self._gradients(result, leaves, grad_output, forbidden)
-        except _detector.BuiltinCalled as err:
-            return {"op": "result", "builtin": err.name}, out
-        except KeyboardInterrupt:
-            raise
-        except BaseException as err:  # noqa: BLE001 - a custom autograd.Function of the student's may raise
-            return {"op": "result", **self._error(err)}, out
+        ((ok, grads),) = self._gradients([(result, leaves, grad_output)], forbidden)
+        if isinstance(grads, _detector.BuiltinCalled):
+            return {"op": "result", "builtin": grads.name}, out
+        if not ok:  # a custom autograd.Function of the student's may raise
+            return {"op": "result", **self._error(grads)}, out
         encoded = {key: protocol.encode(grad, out) for key, grad in zip(leaves, grads, strict=True)}
         return {"op": "result", "grads": encoded}, out
 

@@ -591,4 +591,10 @@ def cases_for(kind: str, purpose: str, dtype: torch.dtype = torch.float32, **opt
         raise ValueError(f"unknown kind of input {kind!r}; known: {', '.join(KINDS)}")
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}; known: {', '.join(PURPOSES)}")
-    return KINDS[kind](purpose, dtype, options)
+    key = (kind, purpose, dtype, torch.get_default_dtype(), tuple(sorted(options.items())))
+    if key not in _MADE:  # every generator is seeded: the same cases every time, made once per process
+        _MADE[key] = KINDS[kind](purpose, dtype, options)
+    return list(_MADE[key])
+
+
+_MADE: dict[tuple, list[Case]] = {}
