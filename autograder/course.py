@@ -10,6 +10,7 @@ tests, and nbgrader generates everything else from it. :class:`Course` owns ever
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -107,6 +108,22 @@ class Course:
     @property
     def status_file(self) -> Path:
         return self.root / "autograder-status.json"
+
+    def statuses(self) -> dict[str, dict[str, dict]]:
+        """The recorded outcome of every graded submission: ``{assignment: {student: outcome}}``."""
+        return json.loads(self.status_file.read_text()) if self.status_file.exists() else {}
+
+    def record_status(self, assignment: str, student: str, outcome: dict | None) -> None:
+        """Record (or, with ``None``, forget) a submission's outcome; the file is replaced whole, never half
+        written."""
+        statuses = self.statuses()
+        if outcome is None:
+            statuses.get(assignment, {}).pop(student, None)
+        else:
+            statuses.setdefault(assignment, {})[student] = outcome
+        tmp = self.status_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self.status_file)
 
     def source(self, assignment: str) -> Path:
         return self.root / "source" / assignment

@@ -30,8 +30,9 @@ import nbformat
 import torch
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
+from autograder.course import Course
 from autograder.flags import Flag, flag_notebook
 from autograder.proxies import CellTimeout, Kernel, KernelLost, class_proxy, function_proxy
 from autograder.sandbox import Limits, Sandbox
@@ -297,6 +298,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     timeout = Integer(30, help="Seconds a cell may run before it is interrupted and scores 0.").tag(config=True)
     submission_timeout = Integer(600, help="Seconds a whole notebook may run; the cells it did not reach score 0."
                                  ).tag(config=True)
+    course_root = Unicode(".", help="The course directory, where the statuses are recorded.").tag(config=True)
     isolate = Bool(True, help="Run the student's code in bubblewrap; False runs it in a plain process (no "
                               "network, filesystem or process isolation: only the resource limits).").tag(config=True)
     memory_mb = Integer(Limits.memory_mb, help="Memory of the student's process, in MiB.").tag(config=True)
@@ -318,4 +320,9 @@ class SandboxedExecute(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         key = (str(info.get("student", "")), str(info.get("assignment", "")), str(info.get("notebook", "")))
         REPORTS[key] = report
+        # Recorded here too, so that a plain `nbgrader autograde` leaves statuses and flags for `export`; the
+        # grading command replaces the entry with the whole outcome.
+        Course(Path(self.course_root).resolve()).record_status(key[1], key[0], {
+            "student": key[0], "status": report.status.value, "detail": report.detail, "seconds": report.seconds,
+            "flags": [f"{f.cell} line {f.line}: {f.code} ({f.reason})" for f in report.flags]})
         return nb, resources

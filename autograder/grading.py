@@ -13,7 +13,6 @@ batch is stopped in the middle of their submission, not recorded at all.
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import time
@@ -251,7 +250,7 @@ def grade_assignment(
         raise CourseError(f"no submissions found under {course.root}/submitted/*/{assignment}/")
     limits = limits or Limits()
     settings = {"timeout": cell_timeout, "submission_timeout": submission_timeout, "isolate": isolate,
-                **asdict(limits)}
+                "course_root": str(course.root), **asdict(limits)}
     sandbox = engine.sandbox_for(limits, isolate)  # started before the first submission: a missing tool stops here
     for name in notebooks:
         engine.warm_up(course.source(assignment) / name, sandbox, timeout=cell_timeout,
@@ -269,11 +268,11 @@ def grade_assignment(
                 stop.now = True
             if stop.now:  # nbgrader's API swallows the interrupt: the flag tells
                 _forget(course, student, assignment)
-                _forget_status(course, assignment, student)
+                course.record_status(assignment, student, None)
                 print(f"stopped: {student} was not recorded", flush=True)
                 break
             outcomes.append(outcome)
-            _save_statuses(course, assignment, [outcome])
+            course.record_status(assignment, student, {**asdict(outcome), "status": outcome.status.value})
             if on_outcome is not None:
                 on_outcome(outcome)
             if stop.requested:
@@ -283,23 +282,6 @@ def grade_assignment(
     return outcomes
 
 
-def _save_statuses(course: Course, assignment: str, outcomes: list[Outcome]) -> None:
-    statuses = load_statuses(course.root)
-    statuses.setdefault(assignment, {}).update({o.student: {**asdict(o), "status": o.status.value} for o in outcomes})
-    tmp = course.status_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
-    tmp.replace(course.status_file)
-
-
-def _forget_status(course: Course, assignment: str, student: str) -> None:
-    statuses = load_statuses(course.root)
-    if statuses.get(assignment, {}).pop(student, None) is not None:
-        tmp = course.status_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
-        tmp.replace(course.status_file)
-
-
 def load_statuses(course_dir: Path) -> dict[str, dict[str, dict]]:
     """The recorded outcome of every graded submission: ``{assignment: {student: outcome}}``."""
-    path = Course(Path(course_dir).resolve()).status_file
-    return json.loads(path.read_text()) if path.exists() else {}
+    return Course(Path(course_dir).resolve()).statuses()

@@ -199,10 +199,10 @@ def test_a_regrade_that_fails_replaces_the_earlier_grading(course: Path, graded:
 
 def test_plain_nbgrader_autograde_uses_the_same_engine_and_gives_the_same_scores(course: Path, graded: dict) -> None:
     """The course's nbgrader_config.py sets the engine: a plain `nbgrader autograde` scores the submission that
-    warns (and prints to stderr) exactly as `grade` did."""
+    warns (and prints to stderr) exactly as `grade` did, and records statuses and flags for `export`."""
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    for student in ("i-warns", "c-builtin"):
+    for student in ("i-warns", "c-builtin", "d-dead-kernel"):
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student, "--force"],
             cwd=course, capture_output=True, text=True, env=env,
@@ -212,5 +212,7 @@ def test_plain_nbgrader_autograde_uses_the_same_engine_and_gives_the_same_scores
     autograder("export", "--course-dir", str(course), "--output", str(output))
     with output.open() as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
-    for student in ("i-warns", "c-builtin"):
+    for student in ("i-warns", "c-builtin", "d-dead-kernel"):
         assert function_scores(rows[student]) == function_scores(graded["rows"][student])
+    dead = rows["d-dead-kernel"]
+    assert dead["status"] == "kernel died" and "os._exit" in dead["review"], "statuses and flags are recorded too"
