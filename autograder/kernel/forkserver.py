@@ -91,6 +91,9 @@ def _wipe(folder: str) -> None:
     """Delete everything inside ``folder``, including folders a student made unreadable or nested thousands deep:
     ``chmod -R`` and ``rm -rf`` walk a tree without recursion (Python's ``os.walk`` and ``shutil.rmtree`` recurse)."""
     entries = [entry.path for entry in os.scandir(folder)] if os.path.isdir(folder) else []
+    # The interpreter and its packages are bound read-only inside /tmp when the project itself lives there.
+    entries = [path for path in entries if not any(kept == path or kept.startswith(path + os.sep)
+                                                   for kept in (sys.prefix, sys.base_prefix))]
     if entries:
         subprocess.run(["chmod", "-R", "u+rwx", *entries], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        check=False)
