@@ -140,7 +140,7 @@ def test_only_the_scratch_folders_are_writable_and_they_are_wiped_for_the_next_c
     first.finish()
     second = sandbox.spawn()
     try:
-        printed = ok(second, 'import os; print(os.listdir("/tmp"), os.listdir("."), os.listdir("/dev/shm"))')
+        printed = ok(second, 'import os; print(sorted(os.listdir("/tmp")), os.listdir("."), os.listdir("/dev/shm"))')
     finally:
         second.finish()
     # where the project itself lives in /tmp, its interpreter is bound there, read-only
