@@ -34,9 +34,16 @@ def _positive_int(text: str, maximum: int = 10**6) -> int:
     return value
 
 
-#: The largest value each sandbox limit takes: beyond it the operating system refuses the limit itself.
-_LIMIT_MAXIMA = {"memory_mb": 1 << 20, "processes": 4096, "cpu_seconds": 86400, "file_size_mb": 1 << 20,
-                 "scratch_mb": 1 << 20, "open_files": 65536, "output_kb": 1 << 20}
+#: Each sandbox limit: what it limits, and the largest value it takes (beyond it the system refuses the limit).
+_LIMITS = {
+    "memory_mb": ("memory of each of the student's processes, in MiB", 1 << 20),
+    "processes": ("processes and threads the student's code may have", 4096),
+    "cpu_seconds": ("CPU seconds of the student's process", 86400),
+    "file_size_mb": ("largest file the student's code may write, in MiB", 1 << 20),
+    "scratch_mb": ("size of the scratch folders /tmp and /dev/shm, in MiB", 1 << 20),
+    "open_files": ("files the student's process may have open", 65536),
+    "output_kb": ("output kept per cell, in KiB", 1 << 20),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,9 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop a notebook after this many seconds in all; the cells it did not reach score 0 "
                         f"(default: {SUBMISSION_TIMEOUT})")
     for limit in fields(Limits):
-        maximum = _LIMIT_MAXIMA.get(limit.name, 10**6)
+        what, maximum = _LIMITS[limit.name]
         p.add_argument(f"--{limit.name.replace('_', '-')}", type=lambda text, m=maximum: _positive_int(text, m),
-                       default=limit.default, metavar="N", help=f"sandbox limit (default: {limit.default})")
+                       default=limit.default, metavar="N", help=f"{what} (default: {limit.default})")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the student's code without bubblewrap: only the resource limits remain; no network, "
                         "filesystem or process isolation (for a machine without bubblewrap)")
