@@ -94,8 +94,8 @@ class Limits:
         ValueError: memory_mb must be a positive whole number, not 0
     """
 
-    memory_mb: int = 2048
-    processes: int = 16
+    memory_mb: int = 1024
+    processes: int = 8
     cpu_seconds: int = 120
     file_size_mb: int = 64
     scratch_mb: int = 256
