@@ -123,21 +123,15 @@ def _text(output: dict[str, Any]) -> dict[str, str]:
     return {"text/plain": text if isinstance(text, str) else str(text)}
 
 
-def _for_grade_cell(output: dict[str, Any]) -> NotebookNode:
-    """An output of the sandbox, as it may stand in a grade cell: text on stderr is shown but does not fail the
-    cell, and a value the cell ends with is shown but is not partial credit."""
+def _from_sandbox(output: dict[str, Any], *, test: bool) -> NotebookNode:
+    """An output of the sandbox as the notebook keeps it, its data as text only. In a grade cell (``test``), text
+    on stderr is shown but does not fail the cell, and a value the cell ends with is shown but is not partial
+    credit: only the checks decide."""
     kind = output.get("output_type")
     if kind == "stream":
-        return nbformat.v4.new_output("stream", name="stdout", text=str(output.get("text", "")))
-    return nbformat.v4.new_output("display_data", data=_text(output))
-
-
-def _from_sandbox(output: dict[str, Any]) -> NotebookNode:
-    kind = output.get("output_type")
-    if kind == "stream":
-        name = "stderr" if output.get("name") == "stderr" else "stdout"
+        name = "stderr" if output.get("name") == "stderr" and not test else "stdout"
         return nbformat.v4.new_output("stream", name=name, text=str(output.get("text", "")))
-    if kind == "execute_result":
+    if kind == "execute_result" and not test:
         return nbformat.v4.new_output("execute_result", data=_text(output), execution_count=None)
     return nbformat.v4.new_output("display_data", data=_text(output))
 
@@ -200,10 +194,9 @@ class _Run:
 
     def run_visible(self, cell: NotebookNode, code: str, test: bool) -> bool:
         reply, _ = self.kernel.request({"op": "exec", "source": code, "output_limit": self.output_limit})
-        convert = _for_grade_cell if test else _from_sandbox
         for output in reply.get("outputs", []):
             if isinstance(output, dict) and output.get("output_type") in ("stream", "execute_result", "display_data"):
-                cell.outputs.append(convert(output))
+                cell.outputs.append(_from_sandbox(output, test=test))
         limit = reply.get("limit")
         if limit in (Status.MEMORY_LIMIT.value, Status.OUTPUT_LIMIT.value):
             self.limits.append(Status(limit))
