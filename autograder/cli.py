@@ -5,6 +5,7 @@ Examples::
     python -m autograder release --course-dir course            # every assignment, into course/release/
     python -m autograder grade loss_family --course-dir course  # every course/submitted/<student>/loss_family/
     python -m autograder export --course-dir course             # course/grades.csv
+    python -m autograder report loss_family --course-dir course # course/report-loss_family.html
     python -m autograder pages book/exercises                   # the student notebooks the book shows
 """
 
@@ -19,6 +20,7 @@ from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, CourseError, ass
 from autograder.export import export_grades
 from autograder.grading import Stopped, grade_assignment
 from autograder.release import release, student_pages
+from autograder.report import write_report
 from autograder.sandbox import Limits, SandboxUnavailable
 
 __all__ = ["main"]
@@ -78,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("export", help="write the grades as CSV, per student and per graded function")
     p.add_argument("--output", type=Path, help="the CSV file (default: COURSE/grades.csv)")
     course_dir(p)
+    p = commands.add_parser("report", help="write an HTML page: scores, common mistakes, failed and flagged "
+                            "submissions, time per submission")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--output", type=Path, help="the HTML file (default: COURSE/report-ASSIGNMENT.html)")
+    course_dir(p)
     p = commands.add_parser("pages", help="write the student notebooks into the book")
     p.add_argument("out_dir", type=Path, metavar="DIR")
     return parser
@@ -93,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "pages":
             for page in student_pages(args.out_dir):
                 print(f"wrote {page}")
+        elif args.command == "report":
+            print(f"wrote {write_report(args.course_dir, args.assignment, args.output)}")
         elif args.command == "export":
             print(f"wrote {export_grades(args.course_dir, args.output)}")
         elif args.command == "grade":
