@@ -193,8 +193,8 @@ def _first_line(err: Exception) -> str:
 def staged(course: Course, student: str, assignment: str, notebooks: list[str]) -> Iterator[Intake]:
     """The student's submission, found, read and written where nbgrader grades it, for as long as the block runs.
 
-    Only the notebooks (and nbgrader's ``timestamp.txt`` beside them) are staged: stray files never reach the
-    autograded copy or the feedback.
+    Only the notebooks and nbgrader's ``timestamp.txt`` (from the assignment's folder, or else the student's) are
+    staged: stray files never reach the autograded copy or the feedback.
 
     Args:
         course: The course.
@@ -212,9 +212,11 @@ def staged(course: Course, student: str, assignment: str, notebooks: list[str]) 
                 path, notes = locate(student_dir, assignment, name, only=len(notebooks) == 1)
                 nb, repairs = read_submission(path, _label(path, student_dir))
                 nbformat.write(nb, target / name)
-                if (path.parent / "timestamp.txt").is_file():
-                    shutil.copyfile(path.parent / "timestamp.txt", target / "timestamp.txt")
                 intake.repairs += notes + repairs
+            timestamp = next((p for p in (student_dir / assignment / "timestamp.txt", student_dir / "timestamp.txt")
+                              if p.is_file()), None)
+            if timestamp is not None:
+                shutil.copyfile(timestamp, target / "timestamp.txt")
         except Unrepairable as err:
             intake.problem = err.status, str(err)
         yield intake

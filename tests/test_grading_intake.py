@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -34,6 +35,7 @@ ASSIGNMENT = "loss_family"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 WHERE = f"{ASSIGNMENT}/{NOTEBOOK}"
 UNATTEMPTED = "huber_loss"
+TIMESTAMP = "2024-05-01 10:00:00.000000+00:00"
 
 Notebook = dict
 
@@ -188,6 +190,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
             (submitted / student / where).parent.mkdir(parents=True, exist_ok=True)
             (submitted / student / where).write_text(text)
     (submitted / "other-assignment-only" / "rolls_royce").mkdir(parents=True)
+    (submitted / "outside-its-folder" / "timestamp.txt").write_text(TIMESTAMP)
     before = _checksums(submitted)
     grade = autograder("grade", ASSIGNMENT, "--course-dir", str(course))
     export = autograder("export", "--course-dir", str(course))
@@ -254,8 +257,15 @@ def test_the_batch_goes_on_and_leaves_out_students_of_other_assignments_only(bat
 
 def test_nothing_under_submitted_is_changed(batch: dict) -> None:
     assert len(batch["before"]) == len(REPAIRED) + len(UNREMARKABLE) + 1 + sum(len(f) for f, _, _ in
-                                                                             UNREPAIRABLE.values())
+                                                                             UNREPAIRABLE.values()) + 1
     assert batch["after"] == batch["before"]
+
+
+def test_the_submission_time_still_reaches_the_gradebook(batch: dict) -> None:
+    """nbgrader reads timestamp.txt (for late penalties) from the staged copy: it is staged with the notebook."""
+    with Course(batch["course"]).gradebook() as gb:
+        submission = gb.find_submission(ASSIGNMENT, "outside-its-folder")
+        assert submission.timestamp == datetime.fromisoformat(TIMESTAMP).replace(tzinfo=None)
 
 
 def test_no_status_names_a_folder_of_the_server(batch: dict) -> None:
