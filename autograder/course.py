@@ -152,10 +152,6 @@ class Course:
                               "first)")
         return names
 
-    def students(self, assignment: str) -> list[str]:
-        """Students with a folder ``submitted/<student>/<assignment>/``."""
-        return sorted(p.parent.name for p in (self.root / "submitted").glob(f"*/{assignment}") if p.is_dir())
-
     @contextmanager
     def gradebook(self) -> Iterator[object]:
         """nbgrader's gradebook of this course, opened and closed."""

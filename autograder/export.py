@@ -31,8 +31,8 @@ def export_grades(course_dir: Path, output: Path | None = None) -> Path:
     """Write the grades CSV and return its path (``course_dir/grades.csv`` by default).
 
     Columns: ``student``, ``assignment``, ``status``, ``review`` (the source lines flagged for review, if any),
-    ``score``, ``max_score``, then ``FUNCTION`` and
-    ``FUNCTION_max`` for every graded function.
+    ``repairs`` (what was repaired so that the submission could be graded, if anything), ``score``, ``max_score``,
+    then ``FUNCTION`` and ``FUNCTION_max`` for every graded function.
     """
     course = Course.open(course_dir)
     output = output or course.root / "grades.csv"
@@ -51,6 +51,7 @@ def export_grades(course_dir: Path, output: Path | None = None) -> Path:
                     "assignment": assignment.name,
                     "status": recorded.get("status", "graded"),
                     "review": f"flagged for review: {' | '.join(recorded['flags'])}" if recorded.get("flags") else "",
+                    "repairs": f"repaired: {'; '.join(recorded['repairs'])}" if recorded.get("repairs") else "",
                     "score": submission.score,
                     "max_score": submission.max_score,
                 }
@@ -62,7 +63,7 @@ def export_grades(course_dir: Path, output: Path | None = None) -> Path:
                             key = f"{function}_max"
                             row[key] = float(row.get(key, 0.0)) + float(grade.max_score)
                 rows.append(row)
-    columns = ["student", "assignment", "status", "review", "score", "max_score"]
+    columns = ["student", "assignment", "status", "review", "repairs", "score", "max_score"]
     columns += [name for f in functions for name in (f, f"{f}_max")]
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", newline="") as handle:

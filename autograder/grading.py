@@ -23,17 +23,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import temp_attrs
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import engine
+from autograder import engine, intake
 from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError, assignment_sources
 from autograder.sandbox import Limits
 from autograder.status import Status
@@ -53,6 +53,7 @@ class Outcome:
         max_score: Points available.
         seconds: Wall-clock time spent on the submission.
         flags: Source lines that reach for the grader (``cell N line L: code — reason``), for review.
+        repairs: What was repaired so that it could be graded (:mod:`autograder.intake`).
     """
 
     student: str
@@ -62,6 +63,7 @@ class Outcome:
     max_score: float
     seconds: float
     flags: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,7 @@ class Outcome:
     def line(self, width: int = 0) -> str:
         """One line for the instructor's terminal."""
         text = f"{self.student:<{width}}  {self.score:g}/{self.max_score:g}  {self.seconds:6.1f} s  {self.status}"
+        text += f" (repaired: {'; '.join(self.repairs)})" if self.repairs else ""
         text += f": {self.detail}" if self.detail else ""
         if self.flags:
             text += f"; flagged for review: {' | '.join(self.flags)}"
@@ -133,21 +136,6 @@ def _api(course: Course, settings: dict[str, Any]) -> NbGraderAPI:
     return NbGraderAPI(coursedir=coursedir, config=config)
 
 
-def _precheck(course: Course, student: str, assignment: str, notebooks: list[str]) -> tuple[Status, str] | None:
-    """``(status, detail)`` when a notebook is missing or unreadable, before nbgrader sees it."""
-    folder = course.submitted(student, assignment)
-    for name in notebooks:
-        path = folder / name
-        if not path.exists():
-            return Status.MISSING, f"{name} is not in the submission"
-        try:
-            nbformat.validate(nbformat.read(path, as_version=4))
-        except Exception as err:  # noqa: BLE001 - JSON, encoding and schema errors all mean the same to the user
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            return Status.INVALID, f"{name} is not a valid notebook: {first[:300]}"
-    return None
-
-
 def _forget(course: Course, student: str, assignment: str) -> None:
     """Remove every trace of an earlier grading of the submission: gradebook entry, autograded copy, feedback."""
     with course.gradebook() as gb:
@@ -184,16 +172,27 @@ def _scores(course: Course, assignment: str, student: str) -> tuple[float, float
 def _grade_student(api: NbGraderAPI, course: Course, assignment: str, student: str, notebooks: list[str]
                    ) -> Outcome:
     start = time.perf_counter()
-    problem = _precheck(course, student, assignment, notebooks)
+    with intake.staged(course, student, assignment, notebooks) as staged:
+        return _grade_staged(api, course, assignment, student, notebooks, staged, start)
+
+
+def _grade_staged(api: NbGraderAPI, course: Course, assignment: str, student: str, notebooks: list[str],
+                  staged: intake.Intake, start: float) -> Outcome:
+    """Grade the submission as :func:`autograder.intake.staged` found it: nbgrader reads the staged copy in place of
+    ``submitted/``."""
+    problem = staged.problem
     reports: list[engine.Report] = []
     if problem is None:
-        result = api.autograde(assignment, student, force=True, create=True)
+        with temp_attrs(api.coursedir, submitted_directory=str(staged.root)):
+            result = api.autograde(assignment, student, force=True, create=True)
         reports = [engine.REPORTS.pop((student, assignment, Path(n).stem), engine.Report()) for n in notebooks]
+        staged.repairs += [r for n in notebooks for r in intake.REPAIRS.pop((student, assignment, Path(n).stem), [])]
         if not result.get("success"):
             error = [line for line in str(result.get("error", "")).splitlines() if line.strip()]
             log = [line for line in str(result.get("log", "")).splitlines()
                    if ("ERROR" in line or "Error" in line) and "see the" not in line]
-            problem = Status.FAILED, ((error or log or ["nbgrader failed without saying why"])[-1]).strip()[:300]
+            failure = (error or log or ["nbgrader failed without saying why"])[-1]
+            problem = Status.FAILED, intake.without_paths(failure, staged.root, course.root).strip()[:300]
         else:
             shutil.rmtree(course.feedback(student, assignment), ignore_errors=True)
             feedback = api.generate_feedback(assignment, student, force=True)
@@ -209,7 +208,8 @@ def _grade_student(api: NbGraderAPI, course: Course, assignment: str, student: s
         detail = worst.detail if worst else ""
         score, max_score = _scores(course, assignment, student)
     flags = [f"{flag.cell} line {flag.line}: {flag.code} ({flag.reason})" for r in reports for flag in r.flags]
-    return Outcome(student, status, detail, score, max_score, round(time.perf_counter() - start, 2), flags)
+    return Outcome(student, status, detail, score, max_score, round(time.perf_counter() - start, 2), flags,
+                   staged.repairs)
 
 
 def grade_assignment(
@@ -240,7 +240,7 @@ def grade_assignment(
     assignment_sources(assignment)  # an unknown name is told apart from one not released yet
     course = Course.open(course_dir)
     notebooks = course.notebooks(assignment)
-    found = course.students(assignment)
+    found = intake.students(course, assignment, notebooks)
     if students:
         unknown = sorted(set(students) - set(found))
         if unknown:

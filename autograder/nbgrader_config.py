@@ -5,6 +5,18 @@ c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 c.CourseDirectory.course_id = "loss-functions"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+# Intake: nbgrader's sanitizing, after autograder/intake.py's RepairCells: a solution cell split in two is merged back,
+# and a deleted grade cell is put back from the source and run (as nbgrader's add_missing_cells does) instead of
+# scoring 0.
+c.Autograde.sanitize_preprocessors = [
+    "autograder.intake.RepairCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Grading: the student's cells run in a sandbox and the hidden tests in the grader (autograder/engine.py), instead
 # of nbgrader's Execute, which runs both in one kernel. A cell that runs longer than the timeout scores 0.
 c.Autograde.autograde_preprocessors = [

@@ -22,6 +22,7 @@ class Status(StrEnum):
     KERNEL_DIED = "kernel died"
     INVALID = "invalid notebook"
     MISSING = "missing notebook"
+    SEVERAL = "several notebooks"
     FAILED = "autograde failed"
 
     @classmethod
@@ -32,7 +33,7 @@ class Status(StrEnum):
     @property
     def scored(self) -> bool:
         """Whether the submission's cells were scored (the others are recorded with 0)."""
-        return self not in (Status.INVALID, Status.MISSING, Status.FAILED)
+        return self not in (Status.INVALID, Status.MISSING, Status.SEVERAL, Status.FAILED)
 
     @property
     def failed(self) -> bool:
