@@ -35,6 +35,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import engine, intake
 from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError, assignment_sources
+from autograder.feedback import without_server_paths
 from autograder.sandbox import Limits
 from autograder.status import Status
 
@@ -130,9 +131,8 @@ def _api(course: Course, settings: dict[str, Any]) -> NbGraderAPI:
     """nbgrader's API on the course, with its ``nbgrader_config.py`` and the engine's settings on top."""
     config = PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config() \
         if course.config_file.exists() else Config()
-    config.merge(Config({"SandboxedExecute": settings}))
+    config.merge(Config({"CourseDirectory": {"root": str(course.root)}, "SandboxedExecute": settings}))
     coursedir = CourseDirectory(config=config)
-    coursedir.root = str(course.root)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
 
@@ -156,7 +156,8 @@ def _record_zero(course: Course, assignment: str, student: str, status: Status, 
     folder = course.feedback(student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "grading-status.txt").write_text(
-        f"Your submission of {assignment} could not be graded: {status}.\n{detail}\nIt was recorded with 0 points.\n"
+        f"Your submission of {assignment} could not be graded: {status}.\n{without_server_paths(detail, course.root)}\n"
+        "It was recorded with 0 points.\n"
     )
 
 

@@ -91,8 +91,9 @@ def test_the_instructor_solution_earns_full_marks(graded: dict) -> None:
 
 
 def test_a_warning_on_stderr_costs_nothing(graded: dict) -> None:
-    """nbgrader fails a cell that writes to stderr; the grader runs the kernel with warnings ignored, so a correct
-    function that warns (as torch does for float() of a tensor that requires grad) keeps its points."""
+    """nbgrader fails a cell that writes to stderr; the engine shows a grade cell's stderr as plain output, so a
+    correct function that warns (as torch does for float() of a tensor that requires grad) keeps its points
+    (tests/test_feedback.py: print to stderr, logging, warnings turned back on)."""
     row = graded["rows"]["i-warns"]
     assert row["status"] == "graded"
     assert function_scores(row) == points_per_function(ASSIGNMENT)
