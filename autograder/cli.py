@@ -112,7 +112,7 @@ examples:
   python -m autograder collect loss_family ~/Downloads/submissions.zip
   python -m autograder collect loss_family moodle.zip --roster roster.csv --latest
   python -m autograder collect loss_family other.zip --pattern '(?P<student_id>[^_]+)_(?P<file_id>.+)'""")
-    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment, released in COURSE")
     p.add_argument("archive", type=Path, metavar="ARCHIVE.zip", help="the zip downloaded from the platform")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--lms", choices=["auto", "canvas", "moodle"], default="auto",
@@ -130,7 +130,7 @@ examples:
 
     p = command("grade", "grade every submission of an assignment into the gradebook",
                 "example:\n  python -m autograder grade loss_family --student jn42 --timeout 60")
-    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment, released in COURSE")
     p.add_argument("--student", action="append", dest="students", metavar="ID",
                    help="grade only this student (repeatable)")
     p.add_argument("--timeout", type=_positive_int, default=CELL_TIMEOUT, metavar="SECONDS",

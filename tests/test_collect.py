@@ -15,7 +15,7 @@ import pytest
 from conftest import autograder, with_solutions
 
 from autograder.cli import main
-from autograder.collect import CANVAS, MOODLE, LmsCollector, collect
+from autograder.collect import CANVAS, MOODLE, LmsCollector, collect, origins
 from autograder.course import Course
 from autograder.roster import Roster, read_roster
 
@@ -105,6 +105,9 @@ def test_a_moodle_download_is_filed_by_the_roster_under_the_courses_ids(course: 
     result = collect(course, ASSIGNMENT, zip_path, roster=class_list)
     assert result.complete and result.platform == "Moodle"
     assert (submitted(course, "jn42"), submitted(course, "js7")) == (versions["done"], versions["stub"])
+    # Moodle's feedback upload splits the first part of a path at "_" into name, participant id, plugin type
+    prefix = origins(Course.open(course), ASSIGNMENT)["jn42"]["feedback_prefix"]
+    assert (prefix + "loss_family.html").split("/")[0].split("_", 4)[1:4] == ["50001", "assignfeedback", "file"]
 
 
 def test_every_file_not_collected_is_listed_with_its_reason(course: Path, versions, tmp_path: Path,
