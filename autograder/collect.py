@@ -386,8 +386,9 @@ def origins_file(course: Course, assignment: str) -> Path:
 
 
 def origins(course: Course, assignment: str) -> dict[str, dict]:
-    """``{student: origin}`` of every student collected for ``assignment``: ``archive``, ``entries``, ``lms_id``,
-    ``late`` and ``feedback_prefix`` (the name under which the platform takes the student's feedback back)."""
+    """``{student: origin}`` of every student collected for ``assignment``: ``platform`` (whose names were read),
+    ``archive``, ``entries``, ``lms_id``, ``late`` and ``feedback_prefix`` (the name under which the platform takes
+    the student's feedback back)."""
     path = origins_file(course, assignment)
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -478,8 +479,9 @@ def collect(course_dir: Path, assignment: str, archive: Path, *, platform: str =
             what = "replaced" if existing else "collected"
             _write_folder(folder, files)
         result.filed.append((student, what, found))
-        record[student] = {"archive": archive.name, "entries": [s.entry for s in found], "lms_id": found[0].lms_id,
-                           "late": any(s.late for s in found), "feedback_prefix": found[0].feedback_prefix}
+        record[student] = {"platform": result.platform, "archive": archive.name, "entries": [s.entry for s in found],
+                           "lms_id": found[0].lms_id, "late": any(s.late for s in found),
+                           "feedback_prefix": found[0].feedback_prefix}
     if result.filed:
         path = origins_file(course, assignment)
         path.parent.mkdir(parents=True, exist_ok=True)

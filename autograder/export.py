@@ -22,7 +22,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
-from autograder.collect import origins
+from autograder.collect import CANVAS, origins
 from autograder.course import Course, CourseError, assignment_sources
 from autograder.roster import Person, Roster, gradebook_roster, read_roster
 
@@ -125,9 +125,17 @@ def _points(score: float) -> str:
     return f"{round(float(score), 2):g}"
 
 
-def _lms_rows(people: Roster, assignments: list, students: list[str] | None
+def _canvas_ids(course: Course, assignments: list) -> dict[str, str]:
+    """The Canvas user id of every student collected from a Canvas download (Moodle's number in its names is an id
+    of one assignment only, not of the student)."""
+    return {student: origin["lms_id"] for a in assignments for student, origin in origins(course, a.name).items()
+            if origin.get("platform") == CANVAS.name and origin.get("lms_id", "").isdigit()}
+
+
+def _lms_rows(people: Roster, assignments: list, students: list[str] | None, lms_ids: dict[str, str]
               ) -> tuple[list[str], list[dict[str, object]]]:
-    """The platform's table: the student columns, then one column of points per assignment."""
+    """The platform's table: the student columns, then one column of points per assignment. ``ID`` is the roster's
+    ``lms_id``, else the id ``lms_ids`` gives."""
     known = {p.id: p for p in people.people}
     scores = {(s.student.id, a.name): s.score for a in assignments for s in a.submissions}
     everyone = sorted(set(known) | {student for student, _ in scores})
@@ -136,7 +144,8 @@ def _lms_rows(people: Roster, assignments: list, students: list[str] | None
         if students and student not in students:
             continue
         person = known.get(student, Person(student))
-        row: dict[str, object] = {"Student": person.name or student, "ID": person.lms_id, "SIS User ID": student,
+        row: dict[str, object] = {"Student": person.name or student, "ID": person.lms_id or lms_ids.get(student, ""),
+                                  "SIS User ID": student,
                                   "SIS Login ID": person.email, "Section": ""}
         row |= {a.name: _points(scores.get((student, a.name), 0.0)) for a in assignments}
         rows.append(row)
@@ -166,7 +175,8 @@ def _grades(gradebook: Gradebook, course: Course, fmt: str, roster: Path | None,
                           "(run `grade` first)")
     people = _class_list(gradebook, roster, course)
     if fmt == "lms":
-        return _csv_text(*_lms_rows(people, chosen, students)).encode("utf-8-sig"), chosen, people
+        table = _lms_rows(people, chosen, students, _canvas_ids(course, chosen))
+        return _csv_text(*table).encode("utf-8-sig"), chosen, people
     columns, rows = _function_rows(course.statuses(), people, chosen, students)
     return _csv_text(columns, rows).encode(), chosen, people
 

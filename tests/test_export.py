@@ -111,6 +111,16 @@ def test_the_platform_file_is_utf8_with_a_byte_order_mark_and_a_column_per_assig
     assert (rows["absent"][ASSIGNMENT], rows["absent"]["fitting"]) == ("0", "0")
 
 
+def test_the_platform_id_of_a_student_collected_from_canvas_comes_from_the_download(course: Path, tmp_path: Path
+                                                                                   ) -> None:
+    """A roster without lms_id (or none at all): Canvas's user id is the one in the downloaded file's name."""
+    roster = tmp_path / "names.csv"
+    roster.write_text("id,name\njn42,José Núñez\njs7,John Smith\nhand,Hana Hand\n", encoding="utf-8")
+    assert export(course, "--format", "lms", "--roster", str(roster), "--output", str(tmp_path)) == 0
+    rows = {r["SIS User ID"]: r["ID"] for r in read_csv(tmp_path / "grades-lms.csv", "utf-8-sig")}
+    assert rows == {"jn42": "1234", "js7": "2345", "hand": ""}
+
+
 def test_assignment_picks_the_columns_and_an_assignment_without_grades_is_refused(course: Path, tmp_path: Path,
                                                                                   capsys) -> None:
     output = tmp_path / "one.csv"
