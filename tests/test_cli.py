@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, autograder
 
+pytestmark = pytest.mark.slow  # a real nbgrader release
+
 ASSIGNMENT = "loss_family"
 
 

@@ -19,6 +19,8 @@ from autograder.collect import CANVAS, MOODLE, LmsCollector, collect, origins
 from autograder.course import Course
 from autograder.roster import Roster, read_roster
 
+pytestmark = pytest.mark.slow  # a real nbgrader release
+
 ASSIGNMENT = "loss_family"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
