@@ -24,7 +24,7 @@ from traitlets import Unicode
 
 from autograder.collect import CANVAS, origins
 from autograder.course import Course, CourseError, assignment_sources
-from autograder.roster import Person, Roster, gradebook_roster, read_roster
+from autograder.roster import GRADEBOOK, Person, Roster, gradebook_roster, read_roster
 
 __all__ = [
     "FORMATS",
@@ -32,7 +32,6 @@ __all__ = [
     "Export",
     "FunctionGradesExporter",
     "LmsGradesExporter",
-    "export_grades",
     "function_of",
     "plan_export",
 ]
@@ -271,15 +270,15 @@ def plan_export(course_dir: Path, output: Path | None = None, *, fmt: str = "csv
         assignment_sources(name)  # an unknown name gets the nearest known one suggested
     course = Course.open(course_dir)
     path = _output_path(course, output, fmt)
-    database = course.root / "gradebook.db"
-    if course.db_url.startswith("sqlite:") and not database.exists():
+    database = course.db_url.removeprefix("sqlite:///")
+    if database != course.db_url and not Path(database).exists():  # opening it would create an empty one
         raise CourseError(f"no grades to export: {course.root} has no gradebook yet (run `grade` first)")
     with course.gradebook() as gb:
         data, chosen, people = _grades(gb, course, fmt, roster, assignments, None)
         graded = {s.student.id for a in chosen for s in a.submissions}
     files = {path: data}
     notes = []
-    if people.source != "the gradebook" and (strangers := sorted(graded - {p.id for p in people.people})):
+    if people.source != GRADEBOOK and (strangers := sorted(graded - {p.id for p in people.people})):
         notes.append(f"graded but not in {people.source}: {', '.join(strangers)}")
     if feedback_zip:
         for assignment in chosen:
@@ -289,11 +288,6 @@ def plan_export(course_dir: Path, output: Path | None = None, *, fmt: str = "csv
             else:
                 files[path.with_name(f"feedback-{assignment.name}.zip")] = packed
     return Export(files, notes)
-
-
-def export_grades(course_dir: Path, output: Path | None = None, **options: object) -> Path:
-    """Write the grades CSV (see :func:`plan_export` for the options) and return its path."""
-    return plan_export(course_dir, output, **options).write()[0]
 
 
 class FunctionGradesExporter(ExportPlugin):

@@ -18,7 +18,10 @@ from pathlib import Path
 
 from autograder.course import CourseError
 
-__all__ = ["Person", "Roster", "check_student_id", "gradebook_roster", "read_roster"]
+__all__ = ["GRADEBOOK", "Person", "Roster", "check_student_id", "gradebook_roster", "read_roster"]
+
+#: The source of a class list taken from the gradebook's students.
+GRADEBOOK = "the gradebook"
 
 #: A student id names a folder: letters, digits and ``_ . @ + -``, not starting with a dot or a dash.
 _STUDENT_ID = re.compile(r"[^\W_][\w.@+-]*|_[\w.@+-]*")
@@ -151,4 +154,4 @@ def gradebook_roster(gradebook: object) -> Roster:
     """The students nbgrader's gradebook knows (those graded, and those added with ``nbgrader db student``)."""
     people = [Person(s.id, " ".join(filter(None, (s.first_name, s.last_name))), s.email or "", s.lms_user_id or "")
               for s in gradebook.students]
-    return Roster(people, "the gradebook")
+    return Roster(people, GRADEBOOK)
