@@ -42,7 +42,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from autograder.course import Course
 from autograder.status import Status
 
-__all__ = ["REPAIRS", "Intake", "RepairCells", "Unrepairable", "read_submission", "staged", "students",
+__all__ = ["REPAIRS", "Intake", "RepairCells", "Unrepairable", "locate", "read_submission", "staged", "students",
            "without_paths"]
 
 #: (student, assignment, notebook) -> what :class:`RepairCells` repaired in its latest run in this process.
@@ -304,7 +304,7 @@ class RepairCells(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
         info = resources["nbgrader"]
         repairs = _merge_split_cells(nb)
-        theirs = nb.metadata.get("kernelspec", {}).get("name")
+        theirs = (nb.metadata.get("kernelspec") or {}).get("name")
         present = {_grade_id(cell) for cell in nb.cells}
         overwrite = OverwriteCells(parent=self)
         with Gradebook(info["db_url"]) as gb:
