@@ -1,4 +1,4 @@
-"""Seeded toy data for the chapter "The loss family".
+"""Seeded toy data for the chapters of the book.
 
 Every generator takes a ``seed`` and draws from its own local :class:`torch.Generator`, so calling these
 functions never reads or changes PyTorch's global random state, and the same arguments always give the
