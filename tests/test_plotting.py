@@ -171,7 +171,8 @@ def test_plot_curves_draws_each_curve_in_its_panel_with_one_colour_per_label():
 @pytest.mark.parametrize(
     ("x", "panels", "logy"),
     [([0, 1], {}, ()), ([0, 1], {"p": {}}, ()), ([[0, 1]], {"p": {"a": [1, 2]}}, ()),
-     ([0, 1], {"p": {"a": [1, 2, 3]}}, ()), ([0, 1], {"p": {"a": [0, 1]}}, ("p",)), ([0, 1], {"p": {"a": [1, 2]}}, ("q",))],
+     ([0, 1], {"p": {"a": [1, 2, 3]}}, ()), ([0, 1], {"p": {"a": [0, 1]}}, ("p",)),
+     ([0, 1], {"p": {"a": [1, 2]}}, ("q",))],
 )
 def test_plot_curves_rejects_bad_input(x, panels, logy):
     with pytest.raises(ValueError):
