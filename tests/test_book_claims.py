@@ -82,6 +82,34 @@ def test_the_stable_bce_formula_has_the_gradient_one_minus_target_at_logit_zero_
     assert not torch.allclose(grad, torch.sigmoid(x.detach()) - y)
 
 
+# --- prediction minus target (chapter "Prediction minus target") --------------------------------------------------
+
+
+@given(seed=seeds)
+def test_the_gradients_of_mse_and_cross_entropy_are_prediction_minus_target(seed):
+    logits, target, _ = _batch(seed)
+    z = logits.clone().requires_grad_(True)
+    probs, one_hot = F.softmax(logits, dim=1), F.one_hot(target, logits.shape[1]).to(logits.dtype)
+    (grad,) = torch.autograd.grad(F.cross_entropy(z, target), z)
+    torch.testing.assert_close(grad, (probs - one_hot) / len(target))
+    soft = random_distributions(len(target), logits.shape[1], seed=seed, dtype=logits.dtype)
+    (grad,) = torch.autograd.grad(F.cross_entropy(z, soft, reduction="sum"), z)
+    torch.testing.assert_close(grad, probs - soft)
+    y_hat, y = logits[:, 0].clone().requires_grad_(True), logits[:, 1]
+    (grad,) = torch.autograd.grad(F.mse_loss(y_hat, y), y_hat)
+    torch.testing.assert_close(grad, 2 * (y_hat.detach() - y) / len(y))
+
+
+@given(seed=seeds)
+def test_the_squared_loss_on_softmax_has_the_gradient_of_the_softmax_jacobian_times_prediction_minus_target(seed):
+    logits, target, _ = _batch(seed)
+    z = logits.clone().requires_grad_(True)
+    probs, one_hot = F.softmax(logits, dim=1), F.one_hot(target, logits.shape[1]).to(logits.dtype)
+    jacobian = torch.diag_embed(probs) - probs[:, :, None] * probs[:, None, :]
+    (grad,) = torch.autograd.grad(F.mse_loss(F.softmax(z, dim=1), one_hot), z)
+    torch.testing.assert_close(grad, (jacobian @ (2 * (probs - one_hot))[:, :, None]).squeeze(2) / one_hot.numel())
+
+
 # --- entropy three ways (chapter "From entropy to softmax loss") --------------------------------------------------
 
 
