@@ -110,6 +110,48 @@ def test_the_squared_loss_on_softmax_has_the_gradient_of_the_softmax_jacobian_ti
     torch.testing.assert_close(grad, (jacobian @ (2 * (probs - one_hot))[:, :, None]).squeeze(2) / one_hot.numel())
 
 
+# --- maximum likelihood (chapter "Maximum likelihood") ------------------------------------------------------------
+
+
+@given(seed=seeds, var=st.floats(1e-3, 10.0))
+def test_gaussian_nll_loss_is_half_log_var_plus_squared_error_over_var_and_full_adds_half_log_two_pi(seed, var):
+    logits, _, _ = _batch(seed)
+    input, target = logits[:, 0], logits[:, 1]
+    v = torch.full_like(input, var)
+    by_formula = 0.5 * (torch.log(v) + (input - target) ** 2 / v)
+    torch.testing.assert_close(F.gaussian_nll_loss(input, target, v, reduction="none"), by_formula)
+    torch.testing.assert_close(F.gaussian_nll_loss(input, target, v, full=True),
+                               -torch.distributions.Normal(input, var**0.5).log_prob(target).mean())
+    torch.testing.assert_close(F.gaussian_nll_loss(input, target, v),
+                               F.mse_loss(input, target) / (2 * var) + 0.5 * torch.log(torch.tensor(var)).double())
+
+
+def test_gaussian_nll_loss_clamps_the_variance_at_eps():
+    input, target = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([1.5, 2.0], dtype=torch.float64)
+    for eps in (1e-6, 1e-3):
+        clamped = F.gaussian_nll_loss(input, target, torch.zeros(2, dtype=torch.float64), eps=eps, reduction="none")
+        torch.testing.assert_close(clamped, 0.5 * (torch.log(torch.tensor(eps, dtype=torch.float64))
+                                                   + (input - target) ** 2 / eps))
+
+
+@given(seed=seeds, b=st.floats(0.05, 5.0))
+def test_the_laplace_negative_log_likelihood_is_the_absolute_error_over_b_plus_log_two_b(seed, b):
+    logits, _, _ = _batch(seed)
+    input, target = logits[:, 0], logits[:, 1]
+    torch.testing.assert_close(-torch.distributions.Laplace(input, b).log_prob(target).mean(),
+                               F.l1_loss(input, target) / b + torch.log(torch.tensor(2 * b, dtype=torch.float64)))
+
+
+@given(seed=seeds)
+def test_cross_entropies_are_categorical_and_bernoulli_negative_log_likelihoods(seed):
+    logits, target, _ = _batch(seed)
+    torch.testing.assert_close(F.cross_entropy(logits, target),
+                               -torch.distributions.Categorical(logits=logits).log_prob(target).mean())
+    binary = (target == 0).to(logits.dtype)
+    torch.testing.assert_close(F.binary_cross_entropy_with_logits(logits[:, 1], binary),
+                               -torch.distributions.Bernoulli(logits=logits[:, 1]).log_prob(binary).mean())
+
+
 # --- entropy three ways (chapter "From entropy to softmax loss") --------------------------------------------------
 
 

@@ -684,13 +684,15 @@ def plot_predictions(
     *,
     reference: torch.Tensor | None = None,
     reference_label: str = "true function",
+    bands: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     title: str | None = None,
     figsize: tuple[float, float] = (6.5, 4.0),
 ) -> Figure:
     """Draw training points and the curves that one or more models predict on a grid of inputs.
 
     For the chapter "Losses in PyTorch practice", to compare a model stopped early with the same model trained
-    until it has memorised the noise of its training points.
+    until it has memorised the noise of its training points; and for the chapter "Maximum likelihood", where
+    ``bands`` shade the range of plus or minus two predicted standard deviations around a predicted mean.
 
     Args:
         x: 1-D tensor of the training inputs.
@@ -699,16 +701,21 @@ def plot_predictions(
         predictions: Maps a legend label to a 1-D tensor of predictions, of the same length as ``grid``.
         reference: Optional 1-D tensor of the true function on ``grid``, drawn dashed after the predictions.
         reference_label: Legend label of ``reference``.
+        bands: Maps a label to a pair ``(low, high)`` of 1-D tensors on ``grid``, shaded between them behind the
+            lines; or ``None``. A band with the label of a prediction takes its colour and shares its legend entry;
+            any other band gets a colour and a legend entry of its own.
         title: Optional title of the axes.
         figsize: Size of the figure in inches.
 
     Returns:
-        The figure, with a single axes holding the training points as one scatter collection and one line per
-        prediction, in the order of ``predictions``, followed by the reference line if one is given.
+        The figure, with a single axes holding the training points as one scatter collection, then one shaded
+        collection per band in the order of ``bands`` (labelled with its key, or with ``"_"`` and its key, which
+        keeps it out of the legend, when it belongs to a prediction), and one line per prediction, in the order
+        of ``predictions``, followed by the reference line if one is given.
 
     Raises:
-        ValueError: If ``x`` and ``y`` are not 1-D of the same length, ``grid`` is not 1-D, or a prediction or
-            the reference does not have the shape of ``grid``.
+        ValueError: If ``x`` and ``y`` are not 1-D of the same length, ``grid`` is not 1-D, or a prediction, the
+            reference or a band's edge does not have the shape of ``grid``.
 
     Examples:
         >>> grid = torch.linspace(0, 1, 5)
@@ -723,6 +730,8 @@ def plot_predictions(
     curves = dict(predictions)
     if reference is not None:
         curves[reference_label] = reference
+    for label, (low, high) in (bands or {}).items():
+        curves[f"{label} (low edge)"], curves[f"{label} (high edge)"] = low, high
     for label, values in curves.items():
         if values.shape != grid.shape:
             raise ValueError(f"{label!r} has shape {tuple(values.shape)}, grid has shape {tuple(grid.shape)}")
@@ -731,8 +740,13 @@ def plot_predictions(
     ax = fig.subplots()
     ax.scatter(x.detach().to(torch.float64).numpy(), y.detach().to(torch.float64).numpy(), color="0.2", s=22,
                label="training data", zorder=3)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(predictions)}
+    for i, (label, (low, high)) in enumerate((bands or {}).items()):
+        ax.fill_between(gs, low.detach().to(torch.float64).numpy(), high.detach().to(torch.float64).numpy(),
+                        color=colours.get(label, f"C{(len(predictions) + i) % 10}"), alpha=0.2, linewidth=0,
+                        label=f"_{label}" if label in colours else label)
     for label, values in predictions.items():
-        ax.plot(gs, values.detach().to(torch.float64).numpy(), linewidth=2, label=label)
+        ax.plot(gs, values.detach().to(torch.float64).numpy(), color=colours[label], linewidth=2, label=label)
     if reference is not None:
         ax.plot(gs, reference.detach().to(torch.float64).numpy(), color="0.5", linestyle="--", linewidth=1.2,
                 label=reference_label)
