@@ -152,6 +152,38 @@ def test_cross_entropies_are_categorical_and_bernoulli_negative_log_likelihoods(
                                -torch.distributions.Bernoulli(logits=logits[:, 1]).log_prob(binary).mean())
 
 
+# --- margin losses (chapter "Margin losses") ------------------------------------------------------------------------
+
+
+@given(seed=seeds, p=st.sampled_from([1, 2]), margin=st.floats(0.1, 3.0), weighted=st.booleans())
+def test_multi_margin_loss_sums_the_other_classes_over_c_and_its_mean_divides_by_n(seed, p, margin, weighted):
+    logits, target, weight = _batch(seed)
+    weight = weight if weighted else None
+    n, c = logits.shape
+    others = ~F.one_hot(target, c).bool()
+    terms = torch.clamp(margin - logits.gather(1, target[:, None]) + logits, min=0) ** p
+    w_y = weight[target] if weighted else torch.ones(n, dtype=logits.dtype)
+    per_sample = w_y * (terms * others).sum(dim=1) / c
+    torch.testing.assert_close(F.multi_margin_loss(logits, target, p=p, margin=margin, weight=weight,
+                                                   reduction="none"), per_sample)
+    torch.testing.assert_close(F.multi_margin_loss(logits, target, p=p, margin=margin, weight=weight),
+                               per_sample.sum() / n)
+
+
+@given(seed=seeds)
+def test_the_hinge_is_twice_the_two_class_multi_margin_loss_and_its_gradient_stops_at_the_margin(seed):
+    logits, _, _ = _batch(seed)
+    s = 2 * logits[:, 0]
+    y = torch.where(logits[:, 1] > 0, 1, -1)
+    two = torch.stack([torch.zeros_like(s), s], dim=1)
+    torch.testing.assert_close(2 * F.multi_margin_loss(two, (y + 1) // 2, reduction="none"), F.relu(1 - y * s))
+    for lead in (1.0, 1.5):
+        z = torch.tensor([[lead, 0.0, 0.0]], dtype=torch.float64, requires_grad=True)
+        loss = F.multi_margin_loss(z, torch.tensor([0]))
+        (grad,) = torch.autograd.grad(loss, z)
+        assert loss == 0 and torch.all(grad == 0)
+
+
 # --- entropy three ways (chapter "From entropy to softmax loss") --------------------------------------------------
 
 

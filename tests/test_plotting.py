@@ -31,10 +31,11 @@ LOSSES = {
 
 def test_plot_losses_and_gradients_structure():
     errors = torch.linspace(-3, 3, 61)
-    fig = plot_losses_and_gradients(errors, LOSSES, title="t")
+    fig = plot_losses_and_gradients(errors, LOSSES, title="t", derivative_title="d/dm")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2
     ax_loss, ax_grad = fig.axes
+    assert ax_grad.get_title() == "d/dm"
     assert [line.get_label() for line in ax_loss.get_lines()] == list(LOSSES)
     assert [line.get_label() for line in ax_grad.get_lines()] == list(LOSSES)
     assert len(fig.legends) == 1

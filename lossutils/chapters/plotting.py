@@ -81,6 +81,7 @@ def plot_losses_and_gradients(
     *,
     title: str | None = None,
     xlabel: str = r"error $e = \hat{y} - y$",
+    derivative_title: str = "derivative with respect to the error (autograd)",
     figsize: tuple[float, float] = (10.0, 4.0),
 ) -> Figure:
     """Draw each loss and its autograd derivative against the error, in two side-by-side panels.
@@ -90,6 +91,7 @@ def plot_losses_and_gradients(
         losses: Maps a legend label to an elementwise loss of the error (see :func:`loss_and_gradient`).
         title: Optional title of the whole figure.
         xlabel: Label of both x-axes.
+        derivative_title: Title of the right panel, which names the variable of the derivative.
         figsize: Size of the figure in inches.
 
     Returns:
@@ -109,7 +111,7 @@ def plot_losses_and_gradients(
         ax_loss.plot(x, loss, label=label)
         ax_grad.plot(x, grad, label=label)
     ax_loss.set_title("loss")
-    ax_grad.set_title("derivative with respect to the error (autograd)")
+    ax_grad.set_title(derivative_title)
     for ax in (ax_loss, ax_grad):
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
