@@ -59,6 +59,22 @@ def test_pos_weight_multiplies_the_loss_of_every_positive_and_does_not_cancel(se
                                pw * F.binary_cross_entropy_with_logits(x, positives))
 
 
+@given(seed=seeds, pos_weight=st.floats(0.1, 20.0))
+def test_two_class_weight_on_logits_zero_and_x_is_pos_weight_per_sample_and_up_to_a_factor_in_the_mean(seed,
+                                                                                                     pos_weight):
+    logits, target, _ = _batch(seed)
+    x, labels = logits[:, 0], (target % 2)
+    two = torch.stack([torch.zeros_like(x), x], dim=1)
+    weight = torch.tensor([1.0, pos_weight], dtype=logits.dtype)
+    pw = torch.tensor(pos_weight, dtype=logits.dtype)
+    binary = labels.to(logits.dtype)
+    torch.testing.assert_close(F.cross_entropy(two, labels, weight=weight, reduction="none"),
+                               F.binary_cross_entropy_with_logits(x, binary, pos_weight=pw, reduction="none"))
+    torch.testing.assert_close(F.cross_entropy(two, labels, weight=weight),
+                               F.binary_cross_entropy_with_logits(x, binary, pos_weight=pw)
+                               * len(labels) / weight[labels].sum())
+
+
 # --- binary cross-entropy with logits (chapter "From entropy to softmax loss") -----------------------------------
 
 

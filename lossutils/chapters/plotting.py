@@ -895,7 +895,7 @@ def plot_curves(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(name)
         ax.grid(True, which="both", alpha=0.3)
-    fig.legend([handles[label] for label in labels], labels, loc="outside lower center", ncols=min(len(labels), 4))
+    fig.legend([handles[label] for label in labels], labels, loc="outside lower center", ncols=min(len(labels), 5))
     if title is not None:
         fig.suptitle(title)
     return fig
