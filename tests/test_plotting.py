@@ -12,8 +12,14 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lossutils.chapters.data import regression_with_outlier  # noqa: E402
-from lossutils.chapters.plotting import loss_and_gradient, plot_fits, plot_losses_and_gradients  # noqa: E402
+from lossutils.chapters.data import gaussian_blobs, regression_with_outlier  # noqa: E402
+from lossutils.chapters.plotting import (  # noqa: E402
+    loss_and_gradient,
+    plot_curves,
+    plot_fits,
+    plot_losses_and_gradients,
+    plot_point_panels,
+)
 
 LOSSES = {
     "squared": lambda e: 0.5 * e**2,
@@ -25,10 +31,11 @@ LOSSES = {
 
 def test_plot_losses_and_gradients_structure():
     errors = torch.linspace(-3, 3, 61)
-    fig = plot_losses_and_gradients(errors, LOSSES, title="t")
+    fig = plot_losses_and_gradients(errors, LOSSES, title="t", derivative_title="d/dm")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2
     ax_loss, ax_grad = fig.axes
+    assert ax_grad.get_title() == "d/dm"
     assert [line.get_label() for line in ax_loss.get_lines()] == list(LOSSES)
     assert [line.get_label() for line in ax_grad.get_lines()] == list(LOSSES)
     assert len(fig.legends) == 1
@@ -114,3 +121,60 @@ def test_plot_fits_structure(outlier_index, collections, reference):
 def test_plot_fits_rejects_mismatched_data():
     with pytest.raises(ValueError):
         plot_fits(torch.zeros(3), torch.zeros(4), {})
+
+
+# --- plot_point_panels ------------------------------------------------------------------------------------------
+
+
+def test_plot_point_panels_draws_every_point_once_coloured_by_class():
+    points, labels = gaussian_blobs(7, num_classes=3, seed=0)
+    fig = plot_point_panels({"classes": (points, labels), "no labels": (points, None)},
+                            axis_labels={"classes": ("x1", "x2")}, title="t")
+    ax_classes, ax_plain = fig.axes
+    assert [c.get_label() for c in ax_classes.collections] == ["class 0", "class 1", "class 2"]
+    for k, collection in enumerate(ax_classes.collections):
+        np.testing.assert_allclose(collection.get_offsets(), points[labels == k].double().numpy())
+    (plain,) = ax_plain.collections
+    np.testing.assert_allclose(plain.get_offsets(), points.double().numpy())
+    assert (ax_classes.get_xlabel(), ax_classes.get_ylabel(), ax_plain.get_xlabel()) == ("x1", "x2", "")
+
+
+@pytest.mark.parametrize(
+    "panels",
+    [{}, {"p": (torch.zeros(3), None)}, {"p": (torch.zeros(3, 2), torch.zeros(2, dtype=torch.long))},
+     {"p": (torch.zeros(3, 2), torch.zeros(3))}, {"p": (torch.zeros(3, 2), torch.tensor([0, -1, 1]))}],
+)
+def test_plot_point_panels_rejects_bad_input(panels):
+    with pytest.raises(ValueError):
+        plot_point_panels(panels)
+
+
+# --- plot_curves --------------------------------------------------------------------------------------------------
+
+
+def test_plot_curves_draws_each_curve_in_its_panel_with_one_colour_per_label():
+    x = torch.arange(5.0)
+    panels = {"loss": {"a": x + 1, "b": 2 * x + 1}, "accuracy": {"b": x / 5, "c": x / 10}}
+    fig = plot_curves(x, panels, logy=["loss"], title="t")
+    assert len(fig.axes) == 2 and len(fig.legends) == 1
+    colours = {}
+    for ax, curves in zip(fig.axes, panels.values(), strict=True):
+        assert [line.get_label() for line in ax.get_lines()] == list(curves)
+        for line, values in zip(ax.get_lines(), curves.values(), strict=True):
+            np.testing.assert_allclose(line.get_xdata(), x.numpy())
+            np.testing.assert_allclose(line.get_ydata(), values.numpy())
+            assert colours.setdefault(line.get_label(), line.get_color()) == line.get_color()
+    assert len(set(colours.values())) == 3
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "linear"]
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("x", "panels", "logy"),
+    [([0, 1], {}, ()), ([0, 1], {"p": {}}, ()), ([[0, 1]], {"p": {"a": [1, 2]}}, ()),
+     ([0, 1], {"p": {"a": [1, 2, 3]}}, ()), ([0, 1], {"p": {"a": [0, 1]}}, ("p",)),
+     ([0, 1], {"p": {"a": [1, 2]}}, ("q",))],
+)
+def test_plot_curves_rejects_bad_input(x, panels, logy):
+    with pytest.raises(ValueError):
+        plot_curves(x, panels, logy=logy)

@@ -1,4 +1,4 @@
-"""Seeded toy data for the chapter "The loss family".
+"""Seeded toy data for the chapters of the book.
 
 Every generator takes a ``seed`` and draws from its own local :class:`torch.Generator`, so calling these
 functions never reads or changes PyTorch's global random state, and the same arguments always give the
@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 
 __all__ = ["CAR_FEATURE_NAMES", "binary_labels", "car_features", "classification_logits", "gaussian_blobs",
-           "noisy_line", "noisy_quadratic", "noisy_sine", "random_distributions", "regression_with_outlier",
-           "true_quadratic"]
+           "heteroscedastic_line", "noisy_line", "noisy_quadratic", "noisy_sine", "random_distributions",
+           "regression_with_outlier", "true_quadratic"]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -22,15 +22,16 @@ def _generator(seed: int) -> torch.Generator:
 
 
 def _noisy_samples(
-    f: Callable[[torch.Tensor], torch.Tensor], n: int, noise_std: float, x_range: tuple[float, float], seed: int,
-    dtype: torch.dtype, *, draw_dtype: torch.dtype | None = None,
+    f: Callable[[torch.Tensor], torch.Tensor], n: int, noise_std: float | Callable[[torch.Tensor], torch.Tensor],
+    x_range: tuple[float, float], seed: int, dtype: torch.dtype, *, draw_dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` inputs drawn uniformly from ``x_range`` and sorted, with targets ``f(x)`` plus Gaussian noise: the shared
-    body of the ``noisy_*`` generators (drawn in ``draw_dtype``, by default ``dtype``, then cast to ``dtype``)."""
+    """``n`` inputs drawn uniformly from ``x_range`` and sorted, with targets ``f(x)`` plus Gaussian noise whose
+    standard deviation is ``noise_std``, a number or a function of ``x``: the shared body of the ``noisy_*``
+    generators (drawn in ``draw_dtype``, by default ``dtype``, then cast to ``dtype``)."""
     low, high = x_range
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if noise_std < 0:
+    if not callable(noise_std) and noise_std < 0:
         raise ValueError(f"noise_std must be non-negative, got {noise_std}")
     if not low < high:
         raise ValueError(f"x_range must satisfy low < high, got {x_range}")
@@ -39,7 +40,8 @@ def _noisy_samples(
     g = _generator(seed)
     draw = draw_dtype or dtype
     x, _ = torch.sort(low + (high - low) * torch.rand(n, generator=g, dtype=draw))
-    y = f(x) + noise_std * torch.randn(n, generator=g, dtype=draw)
+    std = noise_std(x) if callable(noise_std) else noise_std
+    y = f(x) + std * torch.randn(n, generator=g, dtype=draw)
     return x.to(dtype), y.to(dtype)
 
 
@@ -121,6 +123,56 @@ def regression_with_outlier(
     )
     y[outlier_index] += outlier_offset
     return x, y
+
+
+def heteroscedastic_line(
+    n: int = 200,
+    *,
+    slope: float = 2.0,
+    intercept: float = 1.0,
+    noise_std: tuple[float, float] = (0.1, 1.5),
+    x_range: tuple[float, float] = (0.0, 5.0),
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Noisy samples of a line whose noise grows along ``x``, for the chapter "Maximum likelihood".
+
+    The inputs are drawn uniformly from ``x_range = (low, high)`` and sorted; each target is
+    ``slope * x + intercept`` plus Gaussian noise whose standard deviation grows geometrically from
+    ``noise_std[0]`` at ``low`` to ``noise_std[1]`` at ``high``:
+
+    .. math:: \sigma(x) = s_0 \, (s_1 / s_0)^{(x - \text{low}) / (\text{high} - \text{low})},
+
+    so :math:`\log \sigma^2(x)` is linear in ``x``: a model that predicts a mean and a log-variance, both linear
+    in ``x``, can describe these data exactly.
+
+    Args:
+        n: Number of samples, at least 1.
+        slope: Slope of the true line.
+        intercept: Intercept of the true line.
+        noise_std: ``(s0, s1)``, the standard deviations of the noise at ``low`` and at ``high``, both positive.
+        x_range: ``(low, high)`` interval the inputs are drawn from, with ``low < high``.
+        seed: Seed of the local random generator.
+        dtype: Floating point dtype of the returned tensors.
+
+    Returns:
+        A pair ``(x, y)`` of 1-D tensors of shape ``(n,)`` and dtype ``dtype``; ``x`` is sorted.
+
+    Raises:
+        ValueError: If ``n < 1``, a standard deviation is not positive, ``low >= high`` or ``dtype`` is not
+            floating point.
+
+    Examples:
+        >>> x, y = heteroscedastic_line(5, noise_std=(1e-9, 1e-9), seed=0, dtype=torch.float64)
+        >>> torch.allclose(y, 2 * x + 1)
+        True
+    """
+    s0, s1 = noise_std
+    if not (s0 > 0 and s1 > 0):
+        raise ValueError(f"noise_std must be two positive standard deviations, got {noise_std}")
+    low, high = x_range
+    return _noisy_samples(lambda x: slope * x + intercept, n, lambda x: s0 * (s1 / s0) ** ((x - low) / (high - low)),
+                          x_range, seed, dtype, draw_dtype=torch.float64)
 
 
 def binary_labels(

@@ -1,4 +1,4 @@
-"""Plotting helpers for the chapter "The loss family".
+"""Plotting helpers for the chapters of the book.
 
 This is the only module of :mod:`lossutils` that imports matplotlib. Each helper draws on a new
 :class:`~matplotlib.figure.Figure` and returns it; nothing is written to disk. The figures are made without
@@ -17,12 +17,14 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "loss_and_gradient",
+    "plot_curves",
     "plot_decision_boundaries",
     "plot_distributions",
     "plot_errors_by_complexity",
     "plot_fits",
     "plot_losses_and_gradients",
     "plot_marked_curves",
+    "plot_point_panels",
     "plot_polynomial_fits",
     "plot_predictions",
     "plot_training_curves",
@@ -79,6 +81,7 @@ def plot_losses_and_gradients(
     *,
     title: str | None = None,
     xlabel: str = r"error $e = \hat{y} - y$",
+    derivative_title: str = "derivative with respect to the error (autograd)",
     figsize: tuple[float, float] = (10.0, 4.0),
 ) -> Figure:
     """Draw each loss and its autograd derivative against the error, in two side-by-side panels.
@@ -88,6 +91,7 @@ def plot_losses_and_gradients(
         losses: Maps a legend label to an elementwise loss of the error (see :func:`loss_and_gradient`).
         title: Optional title of the whole figure.
         xlabel: Label of both x-axes.
+        derivative_title: Title of the right panel, which names the variable of the derivative.
         figsize: Size of the figure in inches.
 
     Returns:
@@ -107,7 +111,7 @@ def plot_losses_and_gradients(
         ax_loss.plot(x, loss, label=label)
         ax_grad.plot(x, grad, label=label)
     ax_loss.set_title("loss")
-    ax_grad.set_title("derivative with respect to the error (autograd)")
+    ax_grad.set_title(derivative_title)
     for ax in (ax_loss, ax_grad):
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
@@ -682,13 +686,15 @@ def plot_predictions(
     *,
     reference: torch.Tensor | None = None,
     reference_label: str = "true function",
+    bands: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     title: str | None = None,
     figsize: tuple[float, float] = (6.5, 4.0),
 ) -> Figure:
     """Draw training points and the curves that one or more models predict on a grid of inputs.
 
     For the chapter "Losses in PyTorch practice", to compare a model stopped early with the same model trained
-    until it has memorised the noise of its training points.
+    until it has memorised the noise of its training points; and for the chapter "Maximum likelihood", where
+    ``bands`` shade the range of plus or minus two predicted standard deviations around a predicted mean.
 
     Args:
         x: 1-D tensor of the training inputs.
@@ -697,16 +703,21 @@ def plot_predictions(
         predictions: Maps a legend label to a 1-D tensor of predictions, of the same length as ``grid``.
         reference: Optional 1-D tensor of the true function on ``grid``, drawn dashed after the predictions.
         reference_label: Legend label of ``reference``.
+        bands: Maps a label to a pair ``(low, high)`` of 1-D tensors on ``grid``, shaded between them behind the
+            lines; or ``None``. A band with the label of a prediction takes its colour and shares its legend entry;
+            any other band gets a colour and a legend entry of its own.
         title: Optional title of the axes.
         figsize: Size of the figure in inches.
 
     Returns:
-        The figure, with a single axes holding the training points as one scatter collection and one line per
-        prediction, in the order of ``predictions``, followed by the reference line if one is given.
+        The figure, with a single axes holding the training points as one scatter collection, then one shaded
+        collection per band in the order of ``bands`` (labelled with its key, or with ``"_"`` and its key, which
+        keeps it out of the legend, when it belongs to a prediction), and one line per prediction, in the order
+        of ``predictions``, followed by the reference line if one is given.
 
     Raises:
-        ValueError: If ``x`` and ``y`` are not 1-D of the same length, ``grid`` is not 1-D, or a prediction or
-            the reference does not have the shape of ``grid``.
+        ValueError: If ``x`` and ``y`` are not 1-D of the same length, ``grid`` is not 1-D, or a prediction, the
+            reference or a band's edge does not have the shape of ``grid``.
 
     Examples:
         >>> grid = torch.linspace(0, 1, 5)
@@ -721,6 +732,8 @@ def plot_predictions(
     curves = dict(predictions)
     if reference is not None:
         curves[reference_label] = reference
+    for label, (low, high) in (bands or {}).items():
+        curves[f"{label} (low edge)"], curves[f"{label} (high edge)"] = low, high
     for label, values in curves.items():
         if values.shape != grid.shape:
             raise ValueError(f"{label!r} has shape {tuple(values.shape)}, grid has shape {tuple(grid.shape)}")
@@ -729,9 +742,160 @@ def plot_predictions(
     ax = fig.subplots()
     ax.scatter(x.detach().to(torch.float64).numpy(), y.detach().to(torch.float64).numpy(), color="0.2", s=22,
                label="training data", zorder=3)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(predictions)}
+    for i, (label, (low, high)) in enumerate((bands or {}).items()):
+        ax.fill_between(gs, low.detach().to(torch.float64).numpy(), high.detach().to(torch.float64).numpy(),
+                        color=colours.get(label, f"C{(len(predictions) + i) % 10}"), alpha=0.2, linewidth=0,
+                        label=f"_{label}" if label in colours else label)
     for label, values in predictions.items():
-        ax.plot(gs, values.detach().to(torch.float64).numpy(), linewidth=2, label=label)
+        ax.plot(gs, values.detach().to(torch.float64).numpy(), color=colours[label], linewidth=2, label=label)
     if reference is not None:
         ax.plot(gs, reference.detach().to(torch.float64).numpy(), color="0.5", linestyle="--", linewidth=1.2,
                 label=reference_label)
     return _finish(ax, "x", "y", title)
+
+
+def plot_point_panels(
+    panels: Mapping[str, tuple[torch.Tensor, torch.Tensor | None]],
+    *,
+    axis_labels: Mapping[str, tuple[str, str]] | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw sets of points in the plane side by side, one panel each, coloured by class where a panel has labels.
+
+    For the chapter "The loss family", which opens with the kinds of learning: a regression data set (inputs against
+    number targets), a classification data set (points coloured by class) and the same points without labels.
+
+    Args:
+        panels: Maps a panel title to ``(points, labels)``: ``points`` of shape ``(n, 2)`` (x-axis, y-axis), and
+            ``labels`` of shape ``(n,)`` holding class indices ``0, 1, ...``, or ``None`` for points without classes,
+            drawn in grey.
+        axis_labels: Maps a panel title to its ``(xlabel, ylabel)``; panels not named get no axis labels.
+        title: Optional title of the whole figure.
+        figsize: Size of the figure in inches; by default 4 inches wide per panel and 3.6 high.
+
+    Returns:
+        The figure, with one axes per panel in the order of ``panels``. An axes holds one scatter collection per
+        class present in its labels, in increasing class order and labelled ``"class k"``, or a single unlabelled
+        collection when its labels are ``None``.
+
+    Raises:
+        ValueError: If ``panels`` is empty, a ``points`` tensor is not of shape ``(n, 2)``, or ``labels`` is not of
+            shape ``(n,)`` with non-negative integer values.
+
+    Examples:
+        >>> points = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+        >>> fig = plot_point_panels({"classes": (points, torch.tensor([0, 1, 1])), "no labels": (points, None)})
+        >>> [len(ax.collections) for ax in fig.axes]
+        [2, 1]
+    """
+    if not panels:
+        raise ValueError("panels must name at least one panel")
+    arrays = {}
+    for name, (points, labels) in panels.items():
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"panel {name!r}: points must have shape (n, 2), got {tuple(points.shape)}")
+        classes = None
+        if labels is not None:
+            if labels.shape != points.shape[:1] or labels.dtype.is_floating_point or bool((labels < 0).any()):
+                raise ValueError(f"panel {name!r}: labels must be non-negative class indices of shape (n,)")
+            classes = labels.detach().cpu().numpy()
+        arrays[name] = (points.detach().to(torch.float64).cpu().numpy(), classes)
+    if figsize is None:
+        figsize = (4.0 * len(panels), 3.6)
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (name, (xy, classes)) in zip(axes, arrays.items(), strict=True):
+        if classes is None:
+            ax.scatter(xy[:, 0], xy[:, 1], color="0.45", s=16)
+        else:
+            for k in np.unique(classes):
+                ax.scatter(xy[classes == k, 0], xy[classes == k, 1], s=16, color=f"C{k % 10}", label=f"class {k}")
+            ax.legend(fontsize="small")
+        xlabel, ylabel = (axis_labels or {}).get(name, ("", ""))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_curves(
+    x: torch.Tensor | Sequence[float],
+    panels: Mapping[str, Mapping[str, torch.Tensor | Sequence[float]]],
+    *,
+    xlabel: str = "step",
+    logy: Sequence[str] = (),
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw several curves over one x-axis, in side-by-side panels that share the curves' colours and one legend.
+
+    For comparing runs: for example the accuracy and the weight norm of models trained with different losses, one
+    panel per quantity and one curve per loss (chapters "Prediction minus target", "Margin losses", "Class
+    imbalance").
+
+    Args:
+        x: 1-D x values shared by every curve (steps, margins, probabilities, ...).
+        panels: Maps a panel title (also its y-label) to a mapping from a legend label to the 1-D y values of a
+            curve, of the length of ``x``. A label that appears in several panels gets the same colour in each.
+        xlabel: Label of every x-axis.
+        logy: Titles of the panels whose y-axis is logarithmic (their values must be positive).
+        title: Optional title of the whole figure.
+        figsize: Size of the figure in inches; by default 4.5 inches wide per panel and 3.6 high.
+
+    Returns:
+        The figure, with one axes per panel in the order of ``panels``, each holding one line per curve in the order
+        given, and a single legend for the figure naming every label once.
+
+    Raises:
+        ValueError: If ``panels`` or a panel is empty, ``x`` is not 1-D, a curve does not have the length of ``x``,
+            ``logy`` names a panel that does not exist, or a curve on a logarithmic axis has a value that is not
+            positive.
+
+    Examples:
+        >>> fig = plot_curves([0, 1, 2], {"loss": {"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]},
+        ...                               "accuracy": {"a": [0.1, 0.5, 0.9]}})
+        >>> [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
+        [['a', 'b'], ['a']]
+    """
+    xs = _as_1d_float_array("x", x)
+    if not panels:
+        raise ValueError("panels must name at least one panel")
+    unknown = set(logy) - set(panels)
+    if unknown:
+        raise ValueError(f"logy names panels that do not exist: {sorted(unknown)}")
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for name, curves in panels.items():
+        if not curves:
+            raise ValueError(f"panel {name!r} has no curve")
+        arrays[name] = {}
+        for label, values in curves.items():
+            ys = _as_1d_float_array(f"curve {label!r} of panel {name!r}", values)
+            if ys.shape != xs.shape:
+                raise ValueError(f"curve {label!r} of panel {name!r} has {ys.size} values for {xs.size} x values")
+            if name in logy and np.any(ys <= 0):
+                raise ValueError(f"curve {label!r} of panel {name!r} has values <= 0 on a logarithmic axis")
+            arrays[name][label] = ys
+    labels = list(dict.fromkeys(label for curves in arrays.values() for label in curves))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    if figsize is None:
+        figsize = (4.5 * len(panels), 3.6)
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    handles = {}
+    for ax, (name, curves) in zip(axes, arrays.items(), strict=True):
+        for label, ys in curves.items():
+            (handles[label],) = ax.plot(xs, ys, color=colours[label], linewidth=1.8, label=label)
+        if name in logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.legend([handles[label] for label in labels], labels, loc="outside lower center", ncols=min(len(labels), 5))
+    if title is not None:
+        fig.suptitle(title)
+    return fig
