@@ -19,11 +19,12 @@ $(STAMP): requirements.txt pyproject.toml
 pages: $(STAMP)
 	$(BIN)/python -m autograder pages book/exercises
 
-# The execution cache keys on each chapter's own code only: when lossutils changes, every chapter runs again.
+# The execution cache keys on each chapter's own code only: when lossutils changes, every chapter runs again (Sphinx
+# re-reads only changed sources, so its environment goes too).
 LOSSUTILS_SHA = $(shell cat lossutils/*.py lossutils/*/*.py | sha256sum | cut -c1-16)
 
 book: pages
-	@test "$$(cat _build/.lossutils-sha 2>/dev/null)" = "$(LOSSUTILS_SHA)" || rm -rf _build/.jupyter_cache
+	@test "$$(cat _build/.lossutils-sha 2>/dev/null)" = "$(LOSSUTILS_SHA)" || rm -rf _build/.jupyter_cache _build/.doctrees
 	$(BIN)/jupyter-book build . $(JB_FLAGS) || { echo "Execution reports: _build/html/reports" >&2; exit 1; }
 	@echo "$(LOSSUTILS_SHA)" > _build/.lossutils-sha
 

@@ -189,12 +189,20 @@ def _first_line(err: Exception) -> str:
     return (text.splitlines()[0] if text else type(err).__name__)[:_DETAIL_CHARS]
 
 
+def _owned(path: Path, own: Path) -> bool:
+    """Whether ``path`` is a file of the student's own folder ``own``, not a symbolic link (to the instructor's
+    source, another student's submission, ...) nor reached through one."""
+    return not path.is_symlink() and path.resolve().is_relative_to(own)
+
+
 @contextmanager
 def staged(course: Course, student: str, assignment: str, notebooks: list[str]) -> Iterator[Intake]:
     """The student's submission, found, read and written where nbgrader grades it, for as long as the block runs.
 
     Only the notebooks and nbgrader's ``timestamp.txt`` (from the assignment's folder, or else the student's) are
-    staged: stray files never reach the autograded copy or the feedback.
+    staged: stray files never reach the autograded copy or the feedback. A notebook that is a symbolic link, or lies
+    in a linked folder, is refused (``invalid notebook``): it would grade, and show in feedback, a file that is not
+    the student's, such as the instructor's source.
 
     Args:
         course: The course.
@@ -203,6 +211,7 @@ def staged(course: Course, student: str, assignment: str, notebooks: list[str]) 
         notebooks: The file names of the assignment's notebooks.
     """
     student_dir = course.submitted(student, assignment).parent
+    own = (course.root / "submitted").resolve() / student
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
         intake = Intake(Path(scratch))
         target = intake.root / student / assignment
@@ -210,11 +219,14 @@ def staged(course: Course, student: str, assignment: str, notebooks: list[str]) 
         try:
             for name in notebooks:
                 path, notes = locate(student_dir, assignment, name, only=len(notebooks) == 1)
+                if not _owned(path, own):
+                    raise Unrepairable(Status.INVALID, f"'{_label(path, student_dir)}' is a symbolic link to a file "
+                                       "outside the submission; submit the notebook itself")
                 nb, repairs = read_submission(path, _label(path, student_dir))
                 nbformat.write(nb, target / name)
                 intake.repairs += notes + repairs
             timestamp = next((p for p in (student_dir / assignment / "timestamp.txt", student_dir / "timestamp.txt")
-                              if p.is_file()), None)
+                              if p.is_file() and _owned(p, own)), None)
             if timestamp is not None:
                 shutil.copyfile(timestamp, target / "timestamp.txt")
         except Unrepairable as err:

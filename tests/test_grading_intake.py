@@ -162,9 +162,18 @@ UNREPAIRABLE: dict[str, tuple[list[tuple[str, str]], Status, str]] = {
 }
 
 
+#: student -> (a symbolic link in the submission: (where, target relative to the course), the file the status names).
+#: A link would grade, and copy into feedback, what it points to: here the instructor's source with its solutions.
+SYMLINKED: dict[str, tuple[str, str, str]] = {
+    "linked-notebook": (WHERE, f"source/{ASSIGNMENT}/{NOTEBOOK}", WHERE),
+    "linked-folder": (ASSIGNMENT, f"source/{ASSIGNMENT}", WHERE),
+    "linked-extra-file": (f"{ASSIGNMENT}/notes.txt", f"source/{ASSIGNMENT}/{NOTEBOOK}", ""),
+}
+
+
 def _checksums(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +198,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
         for where, text in files:
             (submitted / student / where).parent.mkdir(parents=True, exist_ok=True)
             (submitted / student / where).write_text(text)
+    for student, (where, target, _) in SYMLINKED.items():
+        (submitted / student / where).parent.mkdir(parents=True, exist_ok=True)
+        (submitted / student / where).symlink_to(course / target)
+    (submitted / "linked-extra-file" / WHERE).write_text(base)
     (submitted / "other-assignment-only" / "rolls_royce").mkdir(parents=True)
     (submitted / "outside-its-folder" / "timestamp.txt").write_text(TIMESTAMP)
     before = _checksums(submitted)
@@ -248,16 +261,39 @@ def test_what_cannot_be_repaired_gets_a_status_naming_the_file_and_the_problem(b
     assert detail in note
 
 
+@pytest.mark.parametrize("student", [s for s, (_, _, named) in SYMLINKED.items() if named])
+def test_a_notebook_linked_to_a_file_outside_the_submission_is_refused(batch: dict, student: str) -> None:
+    row = batch["rows"][student]
+    assert (row["status"], float(row["score"])) == (Status.INVALID, 0.0)
+    assert f"'{SYMLINKED[student][2]}' is a symbolic link" in batch["lines"][student]
+
+
+def test_no_linked_file_reaches_the_autograded_copy_or_the_feedback(batch: dict) -> None:
+    """Of a refused submission nothing is graded and the feedback is the status alone; a linked extra file is not
+    copied, and its student's feedback holds nothing of the instructor's source."""
+    course = batch["course"]
+    for student, (_, _, named) in SYMLINKED.items():
+        graded = sorted(p.name for p in (course / "autograded" / student).rglob("*") if p.is_file())
+        feedback = sorted(p.name for p in (course / "feedback" / student).rglob("*") if p.is_file())
+        if named:
+            assert (graded, feedback) == ([], ["grading-status.txt"])
+        else:
+            assert "notes.txt" not in graded + feedback and NOTEBOOK in graded
+            for page in (course / "feedback" / student).rglob("*.html"):
+                assert "BEGIN HIDDEN TESTS" not in page.read_text()
+    assert float(batch["rows"]["linked-extra-file"]["score"]) == float(batch["rows"]["base"]["score"])
+
+
 def test_the_batch_goes_on_and_leaves_out_students_of_other_assignments_only(batch: dict) -> None:
-    assert sorted(batch["rows"]) == sorted([*REPAIRED, *UNREMARKABLE, BOM, *UNREPAIRABLE])
+    assert sorted(batch["rows"]) == sorted([*REPAIRED, *UNREMARKABLE, BOM, *UNREPAIRABLE, *SYMLINKED])
     total = len(batch["rows"])
-    assert f"{total} submissions: {total - len(UNREPAIRABLE)} graded, {len(UNREPAIRABLE)} failed" in \
-        batch["grade"].stdout
+    failed = len(UNREPAIRABLE) + sum(1 for _, _, named in SYMLINKED.values() if named)
+    assert f"{total} submissions: {total - failed} graded, {failed} failed" in batch["grade"].stdout
 
 
 def test_nothing_under_submitted_is_changed(batch: dict) -> None:
     assert len(batch["before"]) == len(REPAIRED) + len(UNREMARKABLE) + 1 + sum(len(f) for f, _, _ in
-                                                                             UNREPAIRABLE.values()) + 1
+                                                                             UNREPAIRABLE.values()) + 1 + 1
     assert batch["after"] == batch["before"]
 
 
