@@ -5,6 +5,7 @@ Examples::
     python -m autograder release --course-dir course            # every assignment, into course/release/
     python -m autograder grade loss_family --course-dir course  # every course/submitted/<student>/loss_family/
     python -m autograder export --course-dir course             # course/grades.csv
+    python -m autograder grade loss_family --workers 4 --db-url postgresql://grader@dbhost/gradebook
     python -m autograder pages book/exercises                   # the student notebooks the book shows
 """
 
@@ -15,9 +16,13 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
+from autograder.batch import grade_assignment
 from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, CourseError, assignment_names
 from autograder.export import export_grades
-from autograder.grading import Stopped, grade_assignment
+from autograder.grading import Stopped
+from autograder.progress import GradingProgress
 from autograder.release import release, student_pages
 from autograder.sandbox import Limits, SandboxUnavailable
 
@@ -46,6 +51,22 @@ _LIMITS = {
 }
 
 
+def _db_url(text: str) -> str:
+    """A gradebook URL as SQLAlchemy takes it; ``postgresql://`` means the psycopg driver this project installs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    for plain in ("postgresql://", "postgres://"):
+        if text.startswith(plain):
+            text = "postgresql+psycopg://" + text[len(plain):]
+    try:
+        make_url(text)
+    except ArgumentError:
+        raise argparse.ArgumentTypeError(f"not a database URL: {text!r} (e.g. postgresql://user@host/gradebook)"
+                                         ) from None
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -53,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     def course_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--course-dir", type=Path, default=Path("course"),
                        help="the nbgrader course directory (default: course/)")
+        p.add_argument("--db-url", type=_db_url, metavar="URL",
+                       help="the gradebook's database, e.g. postgresql://user@host/gradebook, shared by every "
+                            "command and grader that is given it (default: COURSE/gradebook.db, SQLite)")
 
     p = commands.add_parser("release", help="generate the student versions into COURSE/release/")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
@@ -71,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         what, maximum = _LIMITS[limit.name]
         p.add_argument(f"--{limit.name.replace('_', '-')}", type=lambda text, m=maximum: _positive_int(text, m),
                        default=limit.default, metavar="N", help=f"{what} (default: {limit.default})")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="grade on N worker processes of this machine (Dask); with 1, in this process "
+                        "(default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on the workers of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (start them with "
+                        "`dask worker ADDRESS --nthreads 1` where this project is installed)")
+    p.add_argument("--force", action="store_true",
+                   help="grade every submission again, also those already graded for their current content")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the student's code without bubblewrap: only the resource limits remain; no network, "
                         "filesystem or process isolation (for a machine without bubblewrap)")
@@ -88,28 +120,33 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "release":
-            for notebook in release(args.assignments, args.course_dir):
+            for notebook in release(args.assignments, args.course_dir, db_url=args.db_url):
                 print(f"released {notebook}")
         elif args.command == "pages":
             for page in student_pages(args.out_dir):
                 print(f"wrote {page}")
         elif args.command == "export":
-            print(f"wrote {export_grades(args.course_dir, args.output)}")
+            print(f"wrote {export_grades(args.course_dir, args.output, db_url=args.db_url)}")
         elif args.command == "grade":
             limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
             stopped = False
-            try:
-                outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
-                                            limits=limits, isolate=not args.no_sandbox,
-                                            submission_timeout=args.submission_timeout,
-                                            on_outcome=lambda o: print(o.line(), flush=True))
-            except Stopped as err:
-                print(err, flush=True)
-                outcomes, stopped = err.outcomes, True
+            with GradingProgress(args.assignment) as progress:
+                try:
+                    outcomes = grade_assignment(
+                        args.course_dir, args.assignment, args.students, args.timeout, limits=limits,
+                        isolate=not args.no_sandbox, submission_timeout=args.submission_timeout, workers=args.workers,
+                        scheduler=args.scheduler, db_url=args.db_url, force=args.force, on_plan=progress.plan,
+                        on_outcome=progress.outcome, say=progress.say)
+                except Stopped as err:
+                    progress.say(str(err))
+                    outcomes, stopped = err.outcomes, True
             failed = [o for o in outcomes if not o.ok]
             print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
             return 130 if stopped else 1 if failed else 0
     except (CourseError, SandboxUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OperationalError as err:
+        print(f"error: cannot open the gradebook: {str(err.orig or err).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

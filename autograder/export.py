@@ -27,14 +27,15 @@ def function_of(grade_id: str, functions: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def export_grades(course_dir: Path, output: Path | None = None) -> Path:
+def export_grades(course_dir: Path, output: Path | None = None, *, db_url: str | None = None) -> Path:
     """Write the grades CSV and return its path (``course_dir/grades.csv`` by default).
 
     Columns: ``student``, ``assignment``, ``status``, ``review`` (the source lines flagged for review, if any),
     ``score``, ``max_score``, then ``FUNCTION`` and
-    ``FUNCTION_max`` for every graded function.
+    ``FUNCTION_max`` for every graded function. ``db_url`` is the gradebook's URL (default: SQLite in the course
+    directory).
     """
-    course = Course.open(course_dir)
+    course = Course.open(course_dir, db_url=db_url)
     output = output or course.root / "grades.csv"
     statuses = load_statuses(course.root)
     rows: list[dict[str, object]] = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 from hypothesis import settings
+from servers import PostgreSQL
 
 from autograder.release import solution_bodies, with_solutions
 
@@ -75,3 +77,13 @@ def autograder(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
     if check and result.returncode not in (0, 1):
         pytest.fail(f"autograder {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """A real PostgreSQL server for the session (Debian's package), stopped at its end."""
+    server = PostgreSQL().start()
+    try:
+        yield server
+    finally:
+        server.stop()
