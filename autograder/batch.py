@@ -186,7 +186,8 @@ def record(course: Course, assignment: str, bundle_checksum: str, result: shadow
         score, max_score = _merge(gb, assignment, result)
     outcome = replace(result.outcome, score=score, max_score=max_score)
     course.record_status(assignment, student, {**asdict(outcome), "status": outcome.status.value,
-                                               "checksum": result.checksum, "assignment_checksum": bundle_checksum})
+                                               "checksum": result.checksum, "assignment_checksum": bundle_checksum,
+                                               "worker": result.worker})
     return outcome
 
 

@@ -20,11 +20,12 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -92,6 +93,7 @@ class Result:
         feedback: The files of ``feedback/STUDENT/ASSIGNMENT/``.
         submission: The gradebook's record of it: ``timestamp`` and, per notebook, ``late_submission_penalty``,
             ``grades`` (cell -> ``auto_score``, ``needs_manual_grade``) and ``comments`` (cell -> ``auto_comment``).
+        worker: The process that graded it: ``HOST:PID``.
     """
 
     student: str
@@ -100,6 +102,7 @@ class Result:
     autograded: dict[str, bytes]
     feedback: dict[str, bytes]
     submission: dict[str, Any] | None
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 
 def read_files(folder: Path) -> dict[str, bytes]:
