@@ -95,12 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         what, maximum = _LIMITS[limit.name]
         p.add_argument(f"--{limit.name.replace('_', '-')}", type=lambda text, m=maximum: _positive_int(text, m),
                        default=limit.default, metavar="N", help=f"{what} (default: {limit.default})")
-    p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="grade on N worker processes of this machine (Dask); with 1, in this process "
-                        "(default: one per core)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="grade on the workers of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (start them with "
-                        "`dask worker ADDRESS --nthreads 1` where this project is installed)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="grade on N worker processes of this machine (Dask); with 1, in this process "
+                            "(default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the workers of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (start them "
+                            "with `dask worker ADDRESS --nthreads 1` where this project is installed)")
     p.add_argument("--force", action="store_true",
                    help="grade every submission again, also those already graded for their current content")
     p.add_argument("--no-sandbox", action="store_true",

@@ -14,6 +14,9 @@ from autograder.cli import main
     (["grade", "loss_family", "--memory-mb", "0"], "--memory-mb: must be between 1 and"),
     (["grade", "loss_family", "--cpu-seconds", "1e20"], "--cpu-seconds: must be a whole number"),
     (["grade", "loss_family", "--timeout", "abc"], "--timeout: must be a whole number"),
+    (["grade", "loss_family", "--workers", "0"], "--workers: must be between 1 and"),
+    (["grade", "loss_family", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "not allowed with"),
+    (["export", "--db-url", "::not a url"], "--db-url: not a database URL"),
 ])
 def test_a_wrong_argument_is_told_in_one_line_with_status_2(
     argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
