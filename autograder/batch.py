@@ -362,34 +362,36 @@ def grade_assignment(
     if not plan.grade:
         return []
     processes = min(_workers(workers), len(plan.grade))
-    pool = _Dask(bundle, processes, scheduler) if scheduler or processes > 1 else _InProcess(bundle)
     queue, running, outcomes = deque(plan.grade), 0, []
-    stop = _Stop(say)
+    stop, pool = _Stop(say), None
     try:
         with stop.installed():
-            while queue or running:
-                while queue and running < pool.slots() and not stop.requested:
-                    files = shadow.read_files(course.submitted(student := queue.popleft(), assignment))
-                    pool.submit(shadow.Task(student, files, shadow.checksum(files)))
-                    running += 1
-                if not running:
-                    break
-                try:
+            try:
+                pool = _Dask(bundle, processes, scheduler) if scheduler or processes > 1 else _InProcess(bundle)
+                while queue or running:
+                    while queue and running < pool.slots() and not stop.requested:
+                        files = shadow.read_files(course.submitted(student := queue.popleft(), assignment))
+                        pool.submit(shadow.Task(student, files, shadow.checksum(files)))
+                        running += 1
+                    if not running:
+                        break
                     result = pool.next()
-                except KeyboardInterrupt:
-                    stop.now = True
-                running -= 1
-                if stop.now:  # in this process, nbgrader's API swallows the interrupt: the flag tells
-                    say("stopped: the submissions under way were not recorded")
-                    break
-                with stop.recording_one():
-                    outcome = record(course, assignment, bundle.checksum, result)
-                outcomes.append(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
+                    if stop.now:  # in this process, nbgrader's API swallows the interrupt: the flag tells
+                        break
+                    running -= 1
+                    with stop.recording_one():
+                        outcome = record(course, assignment, bundle.checksum, result)
+                    outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+            except KeyboardInterrupt:  # the second Ctrl-C, anywhere but in the middle of recording
+                stop.now = True
+            if stop.now and running:
+                say("stopped now: the submissions under way were not recorded")
     finally:
-        with _sigint_ignored():
-            pool.close()
+        if pool is not None:
+            with _sigint_ignored():
+                pool.close()
     if len(outcomes) < len(plan.grade):
         raise Stopped(outcomes, len(plan.grade))
     return outcomes

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +89,16 @@ def postgres() -> Iterator[PostgreSQL]:
         yield server
     finally:
         server.stop()
+
+
+def group_ended(group: int, timeout: float = 30.0) -> bool:
+    """Whether every process of process group ``group`` ends within ``timeout`` seconds (an orphan left to init
+    to reap takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False

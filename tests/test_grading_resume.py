@@ -15,12 +15,11 @@ import struct
 import subprocess
 import sys
 import termios
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, autograder, points_per_function, submit, with_solutions
+from conftest import ROOT, autograder, group_ended, points_per_function, submit, with_solutions
 
 from autograder.course import Course
 
@@ -102,14 +101,7 @@ def killed(course_dir: Path) -> dict:
         seen += STUDENT_LINE.findall(line)
     batch.send_signal(signal.SIGKILL)
     batch.wait()
-    deadline = time.monotonic() + 30
-    survivors = True
-    while survivors and time.monotonic() < deadline:
-        try:
-            os.killpg(batch.pid, 0)
-            time.sleep(0.5)
-        except ProcessLookupError:
-            survivors = False
+    survivors = not group_ended(batch.pid)
     if survivors:
         os.killpg(batch.pid, signal.SIGKILL)
     recorded = sorted(statuses(course_dir))
