@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test lint pages chromium bubblewrap clean benchmark
+.PHONY: book test lint pages chromium bubblewrap postgresql clean benchmark
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -36,7 +36,11 @@ chromium:
 bubblewrap:
 	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 
-test: book chromium bubblewrap
+# Debian's postgresql: the tests start a server of their own from it (tests/servers.py), for the shared gradebook.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+test: book chromium bubblewrap postgresql
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(STAMP)

@@ -24,6 +24,7 @@ workflow:
   1. release  the student versions, to hand out      -> COURSE/release/A/A.ipynb
   2. collect  the platform's download (Canvas, Moodle) -> COURSE/submitted/S/A/A.ipynb
   3. grade    every submission of A, in a sandbox    -> COURSE/gradebook.db, COURSE/feedback/S/A/
+              (--workers N on this machine, --scheduler on a Dask cluster; --db-url for PostgreSQL)
   4. export   the grades and the feedback            -> COURSE/grades.csv, grades-lms.csv, feedback-A.zip
   5. report   the class at a glance                  -> COURSE/report-A.html
   (A is an assignment, S a student; `python -m autograder COMMAND --help` tells more)
@@ -84,6 +85,22 @@ def _limit(maximum: int):  # noqa: ANN202 - an argparse type
     return limit
 
 
+def _db_url(text: str) -> str:
+    """A gradebook URL as SQLAlchemy takes it; ``postgresql://`` means the psycopg driver this project installs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    for plain in ("postgresql://", "postgres://"):
+        if text.startswith(plain):
+            text = "postgresql+psycopg://" + text[len(plain):]
+    try:
+        make_url(text)
+    except ArgumentError:
+        raise argparse.ArgumentTypeError(f"not a database URL: {text!r} (e.g. postgresql://user@host/gradebook)"
+                                         ) from None
+    return text
+
+
 def _parser(limits: bool = True) -> argparse.ArgumentParser:
     """The command line; ``limits=False`` leaves out ``grade``'s sandbox limits (their defaults come from the
     sandbox, which imports torch: a command other than ``grade`` does without)."""
@@ -95,6 +112,9 @@ def _parser(limits: bool = True) -> argparse.ArgumentParser:
         if name != "pages":
             p.add_argument("--course-dir", type=Path, default=Path("course"), metavar="DIR",
                            help="the nbgrader course directory (default: course/)")
+            p.add_argument("--db-url", type=_db_url, metavar="URL",
+                           help="the gradebook's database, e.g. postgresql://user@host/gradebook, shared by every "
+                                "command and grader given it (default: COURSE/gradebook.db, SQLite)")
         return p
 
     p = command("release", "generate the student versions into COURSE/release/",
@@ -146,6 +166,15 @@ examples:
             what, maximum = _LIMITS[limit.name]
             p.add_argument(f"--{limit.name.replace('_', '-')}", type=_limit(maximum), default=limit.default,
                            metavar="N", help=f"{what} (default: {limit.default})")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="grade on N worker processes of this machine (Dask); with 1, in this process "
+                            "(default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the workers of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (start them "
+                            "with `dask worker ADDRESS --nthreads 1` where this project is installed)")
+    p.add_argument("--force", action="store_true",
+                   help="grade every submission again, also those already graded for their current content")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the student's code without bubblewrap: only the resource limits remain; no network, "
                         "filesystem or process isolation (for a machine without bubblewrap)")
@@ -192,7 +221,7 @@ examples:
 def _release(args: argparse.Namespace) -> int:
     from autograder.release import release
 
-    for notebook in release(args.assignments, args.course_dir):
+    for notebook in release(args.assignments, args.course_dir, db_url=args.db_url):
         print(f"released {notebook}")
     return 0
 
@@ -223,7 +252,7 @@ def _export(args: argparse.Namespace) -> int:
     from autograder.export import plan_export
 
     export = plan_export(args.course_dir, args.output, fmt=args.fmt, roster=args.roster,
-                         assignments=args.assignments, feedback_zip=args.feedback_zip)
+                         assignments=args.assignments, feedback_zip=args.feedback_zip, db_url=args.db_url)
     for path in export.write():
         print(f"wrote {path}")
     for note in export.notes:
@@ -234,27 +263,31 @@ def _export(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from autograder.report import write_report
 
-    print(f"wrote {write_report(args.course_dir, args.assignment, args.output)}")
+    print(f"wrote {write_report(args.course_dir, args.assignment, args.output, db_url=args.db_url)}")
     return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
     assignment_sources(args.assignment)  # a misspelt name is told before the grader's imports
-    from autograder.grading import Stopped, grade_assignment
+    from autograder.batch import grade_assignment
+    from autograder.grading import Stopped
+    from autograder.progress import GradingProgress
     from autograder.sandbox import Limits, SandboxUnavailable
 
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
     stopped = False
-    try:
-        outcomes = grade_assignment(args.course_dir, args.assignment, args.students, args.timeout,
-                                    limits=limits, isolate=not args.no_sandbox,
-                                    submission_timeout=args.submission_timeout,
-                                    on_outcome=lambda o: print(o.line(), flush=True))
-    except Stopped as err:
-        print(err, flush=True)
-        outcomes, stopped = err.outcomes, True
-    except SandboxUnavailable as err:
-        raise CourseError(str(err)) from None
+    with GradingProgress(args.assignment) as progress:
+        try:
+            outcomes = grade_assignment(
+                args.course_dir, args.assignment, args.students, args.timeout, limits=limits,
+                isolate=not args.no_sandbox, submission_timeout=args.submission_timeout, workers=args.workers,
+                scheduler=args.scheduler, db_url=args.db_url, force=args.force, on_plan=progress.plan,
+                on_outcome=progress.outcome, say=progress.say)
+        except Stopped as err:
+            progress.say(str(err))
+            outcomes, stopped = err.outcomes, True
+        except SandboxUnavailable as err:
+            raise CourseError(str(err)) from None
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes)} submissions: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
     return 130 if stopped else 1 if failed else 0
@@ -270,13 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(limits="grade" in argv).parse_args(argv)
     # nbgrader's gradebook makes SQLAlchemy warn about its own session handling: noise, not the user's problem
-    from sqlalchemy.exc import SAWarning
+    from sqlalchemy.exc import OperationalError, SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)
     try:
         return _COMMANDS[args.command](args)
     except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OperationalError as err:
+        print(f"error: cannot open the gradebook: {str(err.orig or err).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     except OSError as err:  # a file that cannot be read or written: the user's to fix, not a traceback
         where = f": {err.filename}" if err.filename else ""

@@ -10,6 +10,7 @@ tests, and nbgrader generates everything else from it. :class:`Course` owns ever
 from __future__ import annotations
 
 import difflib
+import fcntl
 import json
 import os
 import shutil
@@ -70,12 +71,15 @@ class Course:
 
     Args:
         root: The course directory (absolute).
+        database: The gradebook's SQLAlchemy URL (nbgrader's ``CourseDirectory.db_url``, e.g.
+            ``postgresql+psycopg://user@host/gradebook``); default: ``gradebook.db`` (SQLite) in the course directory.
     """
 
     root: Path
+    database: str | None = None
 
     @classmethod
-    def open(cls, root: Path, *, create: bool = False) -> Course:
+    def open(cls, root: Path, *, create: bool = False, db_url: str | None = None) -> Course:
         """The course at ``root``; with ``create``, make it and give it the course's ``nbgrader_config.py``.
 
         An ``nbgrader_config.py`` written by an earlier version of this tool is replaced; one an instructor wrote
@@ -91,7 +95,7 @@ class Course:
             if not create:
                 raise CourseError(f"course directory {root} does not exist (run `release` first)")
             root.mkdir(parents=True)
-        course = cls(root)
+        course = cls(root, db_url)
         config = course.config_file
         if create and (not config.exists() or _written_by_us(config)):
             shutil.copyfile(NBGRADER_CONFIG, config)
@@ -103,7 +107,7 @@ class Course:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        return self.database or f"sqlite:///{self.root / 'gradebook.db'}"
 
     @property
     def status_file(self) -> Path:
@@ -115,15 +119,17 @@ class Course:
 
     def record_status(self, assignment: str, student: str, outcome: dict | None) -> None:
         """Record (or, with ``None``, forget) a submission's outcome; the file is replaced whole, never half
-        written."""
-        statuses = self.statuses()
-        if outcome is None:
-            statuses.get(assignment, {}).pop(student, None)
-        else:
-            statuses.setdefault(assignment, {})[student] = outcome
-        tmp = self.status_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.status_file)
+        written, under a lock: two ``grade`` runs at once on different students keep each other's entries."""
+        with self.status_file.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            statuses = self.statuses()
+            if outcome is None:
+                statuses.get(assignment, {}).pop(student, None)
+            else:
+                statuses.setdefault(assignment, {})[student] = outcome
+            tmp = self.status_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(statuses, indent=2, sort_keys=True) + "\n")
+            tmp.replace(self.status_file)
 
     def source(self, assignment: str) -> Path:
         return self.root / "source" / assignment
@@ -154,10 +160,20 @@ class Course:
 
     @contextmanager
     def gradebook(self) -> Iterator[object]:
-        """nbgrader's gradebook of this course, opened and closed."""
-        from nbgrader.api import Gradebook
+        """nbgrader's gradebook of this course, opened and closed.
 
-        with Gradebook(self.db_url) as gb:
+        Opening creates the tables and the course's row when they are missing; on a shared server another grader
+        may be creating them at the same moment, and one more try then finds them.
+        """
+        from nbgrader.api import Gradebook
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+        os.environ["PATH"] = _interpreter_path()  # a new gradebook is stamped by the `alembic` command, run by name
+        try:
+            gradebook = Gradebook(self.db_url)
+        except (IntegrityError, ProgrammingError):
+            gradebook = Gradebook(self.db_url)
+        with gradebook as gb:
             yield gb
 
     def write_source(self, name: str) -> list[Path]:
@@ -172,15 +188,21 @@ class Course:
         return written
 
     def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        """Run ``nbgrader ARGS`` in the course directory, capturing its output.
+        """Run ``nbgrader ARGS`` in the course directory (on this course's gradebook), capturing its output.
 
         The interpreter's own ``bin`` folder goes first on ``PATH``: nbgrader runs the ``alembic`` command by name.
         """
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        database = [f"--CourseDirectory.db_url={self.database}"] if self.database else []
         return subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args], cwd=self.root, capture_output=True, text=True,
-            timeout=timeout, check=False, env=dict(os.environ, PATH=path),
+            [sys.executable, "-m", "nbgrader", *args, *database], cwd=self.root, capture_output=True, text=True,
+            timeout=timeout, check=False, env=dict(os.environ, PATH=_interpreter_path()),
         )
+
+
+def _interpreter_path() -> str:
+    """``PATH`` with this interpreter's ``bin`` folder first, where the commands of its packages are."""
+    here, path = str(Path(sys.executable).parent), os.environ.get("PATH", "")
+    return path if path.split(os.pathsep)[0] == here else os.pathsep.join([here, path])
 
 
 def _written_by_us(config: Path) -> bool:

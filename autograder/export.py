@@ -251,7 +251,8 @@ def _feedback_zip(course: Course, assignment: str) -> bytes | None:
 
 
 def plan_export(course_dir: Path, output: Path | None = None, *, fmt: str = "csv", roster: Path | None = None,
-                assignments: list[str] | None = None, feedback_zip: bool = False) -> Export:
+                assignments: list[str] | None = None, feedback_zip: bool = False, db_url: str | None = None
+                ) -> Export:
     """Check every argument and compute every file of an export, writing nothing.
 
     Args:
@@ -262,13 +263,14 @@ def plan_export(course_dir: Path, output: Path | None = None, *, fmt: str = "csv
         roster: The class list (default: ``COURSE/roster.csv`` if any, else the gradebook's students).
         assignments: Only these assignments (default: every one in the gradebook).
         feedback_zip: Also pack the feedback of each assignment in ``feedback-ASSIGNMENT.zip`` beside the CSV.
+        db_url: The gradebook's URL (default: SQLite in the course directory).
 
     Raises:
         CourseError: a wrong argument, no gradebook, or no grades to export.
     """
     for name in assignments or []:
         assignment_sources(name)  # an unknown name gets the nearest known one suggested
-    course = Course.open(course_dir)
+    course = Course.open(course_dir, db_url=db_url)
     path = _output_path(course, output, fmt)
     database = course.db_url.removeprefix("sqlite:///")
     if database != course.db_url and not Path(database).exists():  # opening it would create an empty one

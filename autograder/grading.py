@@ -1,4 +1,5 @@
-"""Grade every submission of an assignment, one student after another in one warm process, each with a status.
+"""Grade one student's submission of an assignment in a warm process, with a status (:mod:`autograder.batch`
+spreads a whole class over workers, each grading in a course of its own: :mod:`autograder.shadow`).
 
 nbgrader does the bookkeeping (``autograde`` restores the locked cells and hidden tests, checks the checksums,
 records the scores in the gradebook; ``generate_feedback`` writes the HTML without hidden tests). It runs in this
@@ -6,20 +7,13 @@ process, through nbgrader's own API, with the course's ``nbgrader_config.py``: t
 child of a warm sandbox and the hidden tests here (:mod:`autograder.engine`), so no submission pays for a new
 process, kernel or ``import torch``. A submission that is not valid JSON, crashes its process or runs into a limit
 ends with a clear status, and the batch goes on.
-
-Every student ends either fully recorded (gradebook, autograded notebook, feedback and status agree) or, when the
-batch is stopped in the middle of their submission, not recorded at all.
 """
 
 from __future__ import annotations
 
 import shutil
-import signal
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +23,15 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import temp_attrs
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import engine, intake
-from autograder.course import CELL_TIMEOUT, SUBMISSION_TIMEOUT, Course, CourseError, assignment_sources
+from autograder.course import Course
 from autograder.feedback import without_server_paths
-from autograder.sandbox import Limits
 from autograder.status import Status
 
-__all__ = ["Outcome", "Stopped", "grade_assignment", "load_statuses"]
+__all__ = ["Outcome", "Stopped", "load_statuses"]
 
 
 @dataclass
@@ -87,32 +79,6 @@ class Stopped(Exception):
         super().__init__(f"stopped by Ctrl-C after {len(outcomes)} of {total} submissions; run `grade` again to "
                          "grade the rest")
         self.outcomes, self.total = outcomes, total
-
-
-class _Stop:
-    """Ctrl-C during a batch: the first finishes the submission under way and stops; the second stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = self.now = False
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        def handler(signum: int, frame: Any) -> None:
-            if self.requested:
-                self.now = True
-                raise KeyboardInterrupt
-            self.requested = True
-            print("stopping after the submission under way (Ctrl-C again to stop now)", flush=True)
-
-        try:
-            previous = signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread
-            yield
-            return
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 @event.listens_for(Engine, "connect")
@@ -211,76 +177,6 @@ def _grade_staged(api: NbGraderAPI, course: Course, assignment: str, student: st
     flags = [f"{flag.cell} line {flag.line}: {flag.code} ({flag.reason})" for r in reports for flag in r.flags]
     return Outcome(student, status, detail, score, max_score, round(time.perf_counter() - start, 2), flags,
                    staged.repairs)
-
-
-def grade_assignment(
-    course_dir: Path, assignment: str, students: list[str] | None = None, cell_timeout: int = CELL_TIMEOUT, *,
-    limits: Limits | None = None, isolate: bool = True, submission_timeout: int = SUBMISSION_TIMEOUT,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> list[Outcome]:
-    """Grade every submission of ``assignment`` (or only ``students``), recording each outcome.
-
-    A cell that runs longer than ``cell_timeout`` seconds is interrupted and scores 0. The first Ctrl-C lets the
-    submission under way finish and stops (:class:`Stopped`); the outcomes so far are recorded.
-
-    Args:
-        course_dir: The course directory.
-        assignment: The assignment's name.
-        students: Only these students (default: every submission).
-        cell_timeout: Seconds per cell.
-        submission_timeout: Seconds per notebook in all; the cells it does not reach score 0.
-        limits: The sandbox's resource limits (default: :class:`autograder.sandbox.Limits`).
-        isolate: Run the student's code in bubblewrap (``False``: ``--no-sandbox``).
-        on_outcome: Called with each outcome as soon as it is recorded.
-
-    Raises:
-        CourseError: the course directory or the release is missing, or there is nothing to grade.
-        autograder.sandbox.SandboxUnavailable: bubblewrap is missing and ``isolate`` is true.
-        Stopped: Ctrl-C stopped the batch before its end.
-    """
-    assignment_sources(assignment)  # an unknown name is told apart from one not released yet
-    course = Course.open(course_dir)
-    notebooks = course.notebooks(assignment)
-    found = intake.students(course, assignment, notebooks)
-    if students:
-        unknown = sorted(set(students) - set(found))
-        if unknown:
-            raise CourseError(f"no submission of {assignment} from: {', '.join(unknown)}")
-        found = [s for s in found if s in students]
-    if not found:
-        raise CourseError(f"no submissions found under {course.root}/submitted/*/{assignment}/")
-    limits = limits or Limits()
-    settings = {"timeout": cell_timeout, "submission_timeout": submission_timeout, "isolate": isolate,
-                "course_root": str(course.root), **asdict(limits)}
-    sandbox = engine.sandbox_for(limits, isolate)  # started before the first submission: a missing tool stops here
-    for name in notebooks:
-        engine.warm_up(course.source(assignment) / name, sandbox, timeout=cell_timeout,
-                       output_limit=limits.output_kb * 1024)
-    api = _api(course, settings)
-    outcomes: list[Outcome] = []
-    stop = _Stop()
-    with stop.installed(), warnings.catch_warnings():
-        # nbgrader's gradebook makes SQLAlchemy warn about its own session handling: noise, not the user's problem
-        warnings.simplefilter("ignore", SAWarning)
-        for student in found:
-            try:
-                outcome = _grade_student(api, course, assignment, student, notebooks)
-            except KeyboardInterrupt:
-                stop.now = True
-            if stop.now:  # nbgrader's API swallows the interrupt: the flag tells
-                _forget(course, student, assignment)
-                course.record_status(assignment, student, None)
-                print(f"stopped: {student} was not recorded", flush=True)
-                break
-            outcomes.append(outcome)
-            course.record_status(assignment, student, {**asdict(outcome), "status": outcome.status.value})
-            if on_outcome is not None:
-                on_outcome(outcome)
-            if stop.requested:
-                break
-    if len(outcomes) < len(found):
-        raise Stopped(outcomes, len(found))
-    return outcomes
 
 
 def load_statuses(course_dir: Path) -> dict[str, dict[str, dict]]:

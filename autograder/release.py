@@ -22,12 +22,14 @@ __all__ = ["release", "solution_bodies", "student_pages", "with_solutions"]
 _SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
-def release(names: list[str], course_dir: Path) -> list[Path]:
-    """Generate the student version of each assignment into ``course_dir/release/``.
+def release(names: list[str], course_dir: Path, *, db_url: str | None = None) -> list[Path]:
+    """Generate the student version of each assignment into ``course_dir/release/``, and its definition into the
+    gradebook.
 
     Args:
         names: Assignments to release; all of them when empty.
         course_dir: The course directory (created when missing).
+        db_url: The gradebook's URL (default: SQLite in the course directory).
 
     Returns:
         The released notebooks.
@@ -38,7 +40,7 @@ def release(names: list[str], course_dir: Path) -> list[Path]:
     names = names or assignment_names()
     for name in names:
         assignment_sources(name)  # every name is checked before anything is written
-    course = Course.open(course_dir, create=True)
+    course = Course.open(course_dir, create=True, db_url=db_url)
     released: list[Path] = []
     for name in names:
         course.write_source(name)

@@ -22,7 +22,6 @@ import html
 import io
 import re
 import statistics
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, CourseError, assignment_sources
-from autograder.export import export_grades, function_of
+from autograder.export import function_of, plan_export
 from autograder.status import Status
 
 __all__ = ["KINDS", "ClassReport", "Failure", "Kind", "Mistake", "build_report", "classify", "parse_failure",
@@ -231,10 +230,9 @@ def _needs_attention(outcome: dict) -> bool:
 def _grade_rows(course: Course, assignment: str) -> list[dict[str, str]]:
     """The gradebook's rows of ``assignment``, exactly as ``export`` writes them: the report's scores are the
     exported ones, with one reading of the gradebook for both."""
-    with tempfile.TemporaryDirectory(prefix="autograder-report-") as scratch:
-        path = export_grades(course.root, Path(scratch) / "grades.csv")
-        with path.open(newline="") as handle:
-            return [row for row in csv.DictReader(handle) if row["assignment"] == assignment]
+    export = plan_export(course.root, assignments=[assignment], db_url=course.database)  # computed, not written
+    (data,) = export.files.values()
+    return [row for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig"))) if row["assignment"] == assignment]
 
 
 def _failures(course: Course, student: str, assignment: str) -> list[tuple[str, Failure]]:
@@ -274,14 +272,14 @@ def _size(failure: Failure) -> tuple[int, int]:
     return (failure.args is None, len(failure.args or failure.problem))
 
 
-def build_report(course_dir: Path, assignment: str) -> ClassReport:
+def build_report(course_dir: Path, assignment: str, *, db_url: str | None = None) -> ClassReport:
     """Gather what the report shows about ``assignment`` from the course directory.
 
     Raises:
         CourseError: an unknown assignment, a missing course directory, or nothing graded yet.
     """
     assignment_sources(assignment)
-    course = Course.open(course_dir)
+    course = Course.open(course_dir, db_url=db_url)
     outcomes = course.statuses().get(assignment, {})
     if not outcomes:
         raise CourseError(f"no graded submissions of {assignment} in {course.root} (run `grade {assignment}` first)")
@@ -309,14 +307,15 @@ def build_report(course_dir: Path, assignment: str) -> ClassReport:
     return ClassReport(assignment, functions, maxima, scores, mistakes, outcomes)
 
 
-def write_report(course_dir: Path, assignment: str, output: Path | None = None) -> Path:
+def write_report(course_dir: Path, assignment: str, output: Path | None = None, *, db_url: str | None = None
+                 ) -> Path:
     """Write the report of ``assignment`` as one HTML page and return its path (default:
     ``course_dir/report-ASSIGNMENT.html``).
 
     Raises:
         CourseError: as :func:`build_report`, or ``output`` is a directory.
     """
-    report = build_report(course_dir, assignment)
+    report = build_report(course_dir, assignment, db_url=db_url)
     output = output or Course.open(course_dir).root / f"report-{assignment}.html"
     if output.is_dir():
         raise CourseError(f"{output} is a directory: give the report's file name")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 from hypothesis import settings
+from servers import PostgreSQL
 
 from autograder.release import solution_bodies, with_solutions
 
@@ -75,3 +79,26 @@ def autograder(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
     if check and result.returncode not in (0, 1):
         pytest.fail(f"autograder {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """A real PostgreSQL server for the session (Debian's package), stopped at its end."""
+    server = PostgreSQL().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def group_ended(group: int, timeout: float = 30.0) -> bool:
+    """Whether every process of process group ``group`` ends within ``timeout`` seconds (an orphan left to init
+    to reap takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False
