@@ -81,9 +81,9 @@ class DaskCluster:
         self.address = ""
 
     def _start(self, *args: str) -> None:
-        self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "dask", *args], cwd=self.dir, stdout=subprocess.DEVNULL,
-            stderr=(self.dir / f"{args[0]}.log").open("wb"), start_new_session=True))
+        with (self.dir / f"{args[0]}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+            self.processes.append(subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=self.dir,
+                                                   stdout=subprocess.DEVNULL, stderr=log, start_new_session=True))
 
     def start(self) -> DaskCluster:
         from distributed import Client
