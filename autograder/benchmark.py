@@ -77,8 +77,8 @@ def main() -> None:
         Course(plain_dir).config_file.write_text(_VANILLA_CONFIG)
         _submit(plain_dir, args.assignment, released, batch)
 
-        ours, graded = _timed([sys.executable, "-m", "autograder", "grade", args.assignment, "--course-dir",
-                               str(ours_dir)], Path.cwd())
+        ours, graded = _timed([sys.executable, "-m", "autograder", "grade", args.assignment, "--workers", "1",
+                               "--course-dir", str(ours_dir)], Path.cwd())
         worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         lines = [line for line in graded.stdout.splitlines() if line.startswith("student")]
         assert len(lines) == args.students, graded.stdout + graded.stderr

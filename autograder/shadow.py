@@ -180,8 +180,8 @@ def definition(gb: Any, assignment: str) -> dict[str, Any]:
     return {
         "assignment": _columns(found),
         "notebooks": [
-            {"notebook": _columns(nb), **{kind: sorted((_columns(c) for c in getattr(nb, kind)),
-                                                       key=lambda c: c["name"]) for kind in _CELL_KINDS}}
+            # cells in the gradebook's order, which is the notebook's: the intake puts a deleted cell back by it
+            {"notebook": _columns(nb), **{kind: [_columns(c) for c in getattr(nb, kind)] for kind in _CELL_KINDS}}
             for nb in sorted(found.notebooks, key=lambda nb: nb.name)
         ],
     }

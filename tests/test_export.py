@@ -154,6 +154,6 @@ def test_the_feedback_zip_names_each_students_files_as_the_platform_takes_them_b
 def test_a_regrade_of_a_failed_submission_prints_no_sqlalchemy_warning(course: Path) -> None:
     """Regrading replaces the recorded submission: nbgrader's gradebook then makes SQLAlchemy warn, which looks
     like an error to an instructor."""
-    result = autograder("grade", ASSIGNMENT, "--student", "hand", "--course-dir", str(course))
+    result = autograder("grade", ASSIGNMENT, "--student", "hand", "--force", "--course-dir", str(course))
     assert result.returncode == 1 and "invalid notebook" in result.stdout
     assert "Warning" not in result.stderr, result.stderr
